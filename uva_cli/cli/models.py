@@ -1,0 +1,22 @@
+"""`uva models`: the registry as a table."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("models")
+def command():
+    """List the shipped models: input size, parameters, file size, validation scores."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..models.registry import manifest
+
+    table = Table("model", "input", "parameters", "file", "val NSS", "val CC", "val AUC-J", "sha256")
+    for name, row in manifest().items():
+        val = row.get("validation", {})
+        fmt = lambda k: f"{val[k]:.3f}" if k in val else "–"  # noqa: E731
+        table.add_row(name, f"{row['input_size']}x{row['input_size']}", f"{row['parameters']:,}",
+                      f"{row['bytes'] / 1e6:.2f} MB", fmt("nss"), fmt("cc"), fmt("auc_judd"), row["sha256"][:12])
+    Console().print(table)

@@ -1,0 +1,88 @@
+"""`uva saliency`: parse options, plan the outputs, run the job, report."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..errors import EXIT_SOME_FAILED
+from ..outputs import OUTPUT_KINDS
+from ..render import COLORMAPS
+from .progress import progress_bar
+
+
+def _kinds(ctx, param, value: str) -> list[str]:
+    kinds = [k.strip() for k in value.split(",") if k.strip()]
+    bad = [k for k in kinds if k not in OUTPUT_KINDS]
+    if bad or not kinds:
+        raise click.BadParameter(f"choose from {', '.join(OUTPUT_KINDS)} (comma-separated), got {value!r}")
+    return kinds
+
+
+@click.command("saliency")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--overlay", type=click.Path(path_type=Path), help="Video of the heatmap blended over the frames (H.264, audio kept).")
+@click.option("--heatmap", type=click.Path(path_type=Path), help="Video of the coloured map alone.")
+@click.option("--maps", type=click.Path(path_type=Path), help="Folder of 8-bit grayscale PNG maps at source size: 000001.png, …")
+@click.option("--npz", type=click.Path(path_type=Path), help="Maps at model resolution (float16) with fps and timestamps.")
+@click.option("--out-dir", type=click.Path(path_type=Path), help="Batch mode: write DIR/<name>.overlay.mp4 etc. for every input (folders searched recursively).")
+@click.option("--write", "kinds", default="overlay", show_default=True, callback=_kinds, help="Outputs to make in batch mode: any of overlay,heatmap,maps,npz.")
+@click.option("--overwrite", is_flag=True, help="Batch mode: redo inputs whose outputs already exist.")
+@click.option("--model", default="uva-dva-64", show_default=True, help="Model name (see `uva models`) or a .pt weights file.")
+@click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]), help="Where the network runs.")
+@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1, 4096), help="Frames per network call; results do not depend on it.")
+@click.option("--alpha", default=0.6, show_default=True, type=click.FloatRange(0, 1), help="Overlay strength at the most salient pixels.")
+@click.option("--colormap", default="turbo", show_default=True, type=click.Choice(COLORMAPS), help="Colour map for overlay and heatmap.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
+def command(inputs, overlay, heatmap, maps, npz, out_dir, kinds, overwrite, model, device, batch_size, alpha,
+            colormap, quiet):
+    """Predict where people look in INPUT videos.
+
+    \b
+    One video, outputs named explicitly:
+      uva saliency clip.mp4 --overlay clip.overlay.mp4 --maps clip_maps/
+    Many videos or folders (recursively), outputs under a folder:
+      uva saliency videos/ more.mp4 --out-dir results/ --write overlay,npz
+
+    Finished outputs are skipped on a re-run of a batch (use --overwrite to redo them); every
+    output is written under a temporary name and appears only when complete.
+    """
+    from ..engine import load_predictor
+    from ..jobs import Task, plan, run_batch, run_task
+
+    named = {k: v for k, v in (("overlay", overlay), ("heatmap", heatmap), ("maps", maps), ("npz", npz)) if v}
+    if out_dir and named:
+        raise click.UsageError("give either --out-dir (batch mode) or explicit --overlay/--heatmap/--maps/--npz, not both")
+    if out_dir:
+        tasks = plan(inputs, out_dir, kinds)
+    else:
+        if not named:
+            raise click.UsageError("no output asked for: give --overlay, --heatmap, --maps or --npz "
+                                   "(or --out-dir DIR for many inputs)")
+        if len(inputs) != 1 or inputs[0].is_dir():
+            raise click.UsageError("several inputs or a folder need --out-dir DIR")
+        tasks = [Task(inputs[0], named)]
+    predictor = load_predictor(model, device, batch_size)
+    with progress_bar(quiet) as bar:
+        bar_id = bar.add_task("", total=None)
+        hooks = dict(alpha=alpha, colormap=colormap,
+                     on_start=lambda total: bar.reset(bar_id, total=total or None, completed=0),
+                     on_frames=lambda n: bar.advance(bar_id, n))
+        if not out_dir:
+            bar.update(bar_id, description=tasks[0].source.name)
+            run_task(tasks[0], predictor, **hooks)
+            return
+
+        def before(i: int, task: Task) -> None:
+            bar.update(bar_id, description=f"[{i + 1}/{len(tasks)}] {task.source.name}")
+
+        summary = run_batch(tasks, predictor, overwrite=overwrite, before=before, **hooks)
+    if not quiet:
+        frames = sum(r.frames for r in summary.results)
+        seconds = sum(r.seconds for r in summary.results) or 1e-9
+        click.echo(f"uva: {summary.count('done')} done, {summary.count('skipped')} skipped (already finished), "
+                   f"{summary.count('failed')} failed; {frames} frames at {frames / seconds:.0f} fps", err=True)
+    if summary.count("failed"):
+        sys.exit(EXIT_SOME_FAILED)

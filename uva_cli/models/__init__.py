@@ -1,0 +1,1 @@
+"""Networks: CA-Res blocks, the UVA-Net students (and teachers), and the weights registry."""

@@ -1,0 +1,64 @@
+"""Small composable blocks: the CA-Res block of UVA-Net and its channel attention.
+
+CA-Res = a MobileNetV2 inverted residual (1x1 expand, 3x3 depthwise, 1x1 linear projection,
+identity shortcut when shapes allow) followed by channel attention that pools each channel both
+by average and by maximum, passes both through one shared bottleneck and gates with a sigmoid.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def conv_bn(cin: int, cout: int, kernel: int = 3, stride: int = 1, groups: int = 1,
+            act: bool = True) -> nn.Sequential:
+    """Conv + BatchNorm (+ ReLU6): the unit every block is made of."""
+    layers: list[nn.Module] = [nn.Conv2d(cin, cout, kernel, stride, kernel // 2, groups=groups, bias=False),
+                               nn.BatchNorm2d(cout)]
+    if act:
+        layers.append(nn.ReLU6(inplace=True))
+    return nn.Sequential(*layers)
+
+
+class ChannelAttention(nn.Module):
+    """Gate channels by sigmoid(mlp(avgpool(x)) + mlp(maxpool(x))), the mlp shared by both."""
+
+    def __init__(self, channels: int, reduction: int = 4):
+        super().__init__()
+        hidden = max(8, channels // reduction)
+        self.mlp = nn.Sequential(nn.Conv2d(channels, hidden, 1), nn.ReLU(inplace=True),
+                                 nn.Conv2d(hidden, channels, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gate = self.mlp(x.mean((2, 3), keepdim=True)) + self.mlp(x.amax((2, 3), keepdim=True))
+        return x * torch.sigmoid(gate)
+
+
+class CARes(nn.Module):
+    """Inverted residual with channel attention (the paper's CA-Res block)."""
+
+    def __init__(self, cin: int, cout: int, stride: int = 1, expand: int = 4, reduction: int = 4):
+        super().__init__()
+        hidden = cin * expand
+        layers: list[nn.Module] = []
+        if expand != 1:
+            layers.append(conv_bn(cin, hidden, kernel=1))
+        layers += [conv_bn(hidden, hidden, stride=stride, groups=hidden),
+                   conv_bn(hidden, cout, kernel=1, act=False)]
+        self.body = nn.Sequential(*layers)
+        self.attention = ChannelAttention(cout, reduction)
+        self.residual = stride == 1 and cin == cout
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.attention(self.body(x))
+        return x + y if self.residual else y
+
+
+def ca_res_stack(cin: int, stages: tuple[tuple[int, int, int], ...]) -> nn.Sequential:
+    """Blocks from rows of (out_channels, stride, expansion)."""
+    blocks = []
+    for cout, stride, expand in stages:
+        blocks.append(CARes(cin, cout, stride, expand))
+        cin = cout
+    return nn.Sequential(*blocks)

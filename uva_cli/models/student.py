@@ -1,0 +1,120 @@
+"""The UVA-Net student: a shared low-resolution trunk, a spatial and a temporal branch, and a
+fusion head, every variant one row of `STUDENTS`.
+
+Frame t and frame t+1 both go through the trunk; the spatial branch sees f_t, the temporal branch
+sees concat(f_t, f_t - f_t+1) (motion as a feature difference, no optical flow). Each head gives
+logits at 8x8 plus a learned centre prior (initialised to a Gaussian centre
+bias), upsampled to the input size. A saliency map is the softmax of the logits over pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .blocks import CARes, ca_res_stack, conv_bn
+
+Rows = tuple[tuple[int, int, int], ...]  # (out_channels, stride, expansion) per CA-Res block
+
+
+@dataclass(frozen=True)
+class StudentConfig:
+    name: str
+    input_size: int
+    stem: tuple[int, int]  # (channels, stride) of the first plain 3x3 conv
+    trunk: Rows  # shared by frame t and t+1
+    branch: Rows  # the spatial and the temporal branch each
+    fusion: int  # channels of the fusion block
+    prior: int = 8  # side of the learned centre-prior grid
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "StudentConfig":
+        rows = lambda v: tuple(tuple(int(x) for x in r) for r in v)  # noqa: E731
+        return cls(name=d["name"], input_size=int(d["input_size"]), stem=tuple(d["stem"]),
+                   trunk=rows(d["trunk"]), branch=rows(d["branch"]), fusion=int(d["fusion"]),
+                   prior=int(d.get("prior", 8)))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+_TRUNK: Rows = ((16, 1, 1), (24, 2, 4), (24, 1, 4))
+
+# One row per model. uva-dva-32 keeps its branches at 1/4 of the input so both end at 8x8.
+STUDENTS: dict[str, StudentConfig] = {
+    "uva-dva-64": StudentConfig("uva-dva-64", 64, (16, 2), _TRUNK, ((40, 2, 4), (40, 1, 4), (48, 1, 4)), 48),
+    "uva-dva-32": StudentConfig("uva-dva-32", 32, (16, 2), _TRUNK, ((40, 1, 4), (40, 1, 4), (48, 1, 4)), 48),
+}
+
+
+def centre_prior_logits(side: int) -> torch.Tensor:
+    """Log of the Gaussian centre bias (sigma = half the side) on a side x side grid."""
+    coords = (torch.arange(side, dtype=torch.float32) - (side - 1) / 2) / (0.5 * side)
+    return (-(coords[None, :] ** 2 + coords[:, None] ** 2) / 2).view(1, 1, side, side)
+
+
+def normalise(frames: torch.Tensor) -> torch.Tensor:
+    """uint8 NHWC RGB -> float NCHW in [-1, 1], the students' input convention."""
+    return frames.permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+
+
+class UVANet(nn.Module):
+    """Student network; `features` runs once per frame so a video pays the trunk once per frame."""
+
+    def __init__(self, cfg: StudentConfig):
+        super().__init__()
+        self.cfg = cfg
+        stem_channels, stem_stride = cfg.stem
+        self.stem = conv_bn(3, stem_channels, stride=stem_stride)
+        self.trunk = ca_res_stack(stem_channels, cfg.trunk)
+        feat, branch = cfg.trunk[-1][0], cfg.branch[-1][0]
+        self.spatial = ca_res_stack(feat, cfg.branch)
+        self.temporal = ca_res_stack(2 * feat, cfg.branch)
+        self.spatial_head = nn.Conv2d(branch, 1, 1)
+        self.temporal_head = nn.Conv2d(branch, 1, 1)
+        self.fusion = nn.Sequential(CARes(2 * branch, cfg.fusion, expand=2), nn.Conv2d(cfg.fusion, 1, 1))
+        self.prior = nn.Parameter(centre_prior_logits(cfg.prior))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.trunk(self.stem(x))
+
+    def _branches(self, f_t: torch.Tensor, f_next: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.spatial(f_t), self.temporal(torch.cat([f_t, f_t - f_next], 1))
+
+    def _to_logits(self, z: torch.Tensor) -> torch.Tensor:
+        z = z + F.interpolate(self.prior, size=z.shape[-2:], mode="bilinear", align_corners=False)
+        side = self.cfg.input_size
+        return F.interpolate(z, size=(side, side), mode="bilinear", align_corners=False)
+
+    def fuse(self, f_t: torch.Tensor, f_next: torch.Tensor) -> torch.Tensor:
+        """Fused logits (B, 1, S, S) from trunk features of frame t and t+1."""
+        s, m = self._branches(f_t, f_next)
+        return self._to_logits(self.fusion(torch.cat([s, m], 1)))
+
+    def heads(self, f_t: torch.Tensor, f_next: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Logits of all three heads, for coupled distillation and deep supervision."""
+        s, m = self._branches(f_t, f_next)
+        return {"spatial": self._to_logits(self.spatial_head(s)),
+                "temporal": self._to_logits(self.temporal_head(m)),
+                "fused": self._to_logits(self.fusion(torch.cat([s, m], 1)))}
+
+    def forward(self, x_t: torch.Tensor, x_next: torch.Tensor) -> torch.Tensor:
+        return self.fuse(self.features(x_t), self.features(x_next))
+
+
+def build_student(name_or_cfg: str | StudentConfig) -> UVANet:
+    cfg = STUDENTS[name_or_cfg] if isinstance(name_or_cfg, str) else name_or_cfg
+    return UVANet(cfg)
+
+
+def probability_maps(logits: torch.Tensor) -> torch.Tensor:
+    """Softmax over pixels: (B, 1, S, S) logits -> (B, S, S) maps that each sum to 1."""
+    b, _, h, w = logits.shape
+    return torch.softmax(logits.reshape(b, h * w).float(), dim=1).reshape(b, h, w)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
