@@ -3,7 +3,6 @@ through the predictor into its writers, and keep going past failures in batch mo
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +13,6 @@ from .errors import InputError, OutputError, UvaError
 from .outputs import open_output
 from .video import VIDEO_EXTENSIONS, iter_frames, probe
 
-log = logging.getLogger("uva")
 
 # Where each output kind goes inside --out-dir, for an input with stem <stem>.
 OUTPUT_SUFFIX = {"overlay": ".overlay.mp4", "heatmap": ".heatmap.mp4", "maps": "", "npz": ".npz"}
@@ -126,6 +124,5 @@ def run_batch(tasks: list[Task], predictor: Predictor, overwrite: bool = False,
         try:
             summary.results.append(run_task(task, predictor, **kw))
         except UvaError as exc:
-            log.error("%s", exc)
             summary.results.append(Result(task.source, "failed", error=str(exc)))
     return summary

@@ -15,6 +15,7 @@ from ..errors import EXIT_INTERRUPTED, UvaError
 COMMANDS = {
     "saliency": ("saliency", "Predict saliency maps for videos: overlays, heatmaps, PNG maps, npz."),
     "models": ("models", "List the shipped models with their sizes and validation scores."),
+    "train": ("train", "Train a student (or teacher) on a fixation dataset."),
 }
 
 

@@ -79,6 +79,8 @@ def command(inputs, overlay, heatmap, maps, npz, out_dir, kinds, overwrite, mode
             bar.update(bar_id, description=f"[{i + 1}/{len(tasks)}] {task.source.name}")
 
         summary = run_batch(tasks, predictor, overwrite=overwrite, before=before, **hooks)
+    for failed in (r for r in summary.results if r.status == "failed"):
+        click.echo(f"uva: failed: {failed.error}", err=True)
     if not quiet:
         frames = sum(r.frames for r in summary.results)
         seconds = sum(r.seconds for r in summary.results) or 1e-9

@@ -1,0 +1,81 @@
+"""Synthetic clips made with PyAV, so the suite needs no downloaded or research data."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def square_frame(width: int, height: int, k: int, side: int = 24) -> tuple[np.ndarray, tuple[int, int]]:
+    """Dark textured background with a bright square moving left to right; returns its centre."""
+    rng = np.random.default_rng(k)
+    img = (rng.random((height, width, 3)) * 40).astype(np.uint8)
+    cx = side + (width - 2 * side) * k // 30
+    cy = height // 2
+    img[cy - side // 2: cy + side // 2, cx - side // 2: cx + side // 2] = (250, 240, 60)
+    return img, (cx, cy)
+
+
+def make_clip(path: Path, frames: int = 12, width: int = 160, height: int = 120, fps: int = 25,
+              audio: bool = False, times: list[float] | None = None, rotation: int = 0) -> Path:
+    """H.264 clip of the moving square; `times` (seconds) gives variable frame timing."""
+    container = av.open(str(path), "w")
+    stream = container.add_stream("libx264", rate=fps)
+    stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+    stream.codec_context.time_base = Fraction(1, 1000)
+    if rotation:
+        stream.set_display_rotation(rotation)
+    astream = container.add_stream("aac", rate=22050) if audio else None
+    for k in range(frames):
+        img, _ = square_frame(width, height, k)
+        frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+        frame.pts = round((times[k] if times else k / fps) * 1000)
+        frame.time_base = Fraction(1, 1000)
+        container.mux(stream.encode(frame))
+    container.mux(stream.encode(None))
+    if astream is not None:
+        samples = int(22050 * frames / fps)
+        tone = (0.2 * np.sin(np.arange(samples) * 2 * np.pi * 440 / 22050)).astype(np.float32)[None]
+        for start in range(0, samples, 1024):
+            chunk = av.AudioFrame.from_ndarray(np.ascontiguousarray(tone[:, start:start + 1024]), format="fltp",
+                                               layout="mono")
+            chunk.sample_rate, chunk.pts = 22050, start
+            container.mux(astream.encode(chunk))
+        container.mux(astream.encode(None))
+    container.close()
+    return path
+
+
+@pytest.fixture(scope="session")
+def clip(tmp_path_factory) -> Path:
+    return make_clip(tmp_path_factory.mktemp("clips") / "square.mp4", audio=True)
+
+
+@pytest.fixture(scope="session")
+def random_weights(tmp_path_factory) -> Path:
+    """An untrained uva-dva-64 checkpoint in the shipped format (tests of plumbing, not accuracy)."""
+    import torch
+
+    from uva_cli.models.registry import save_checkpoint
+    from uva_cli.models.student import build_student
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("weights") / "random64.pt"
+    save_checkpoint(path, build_student("uva-dva-64"))
+    return path
+
+
+def decode_all(path: Path) -> tuple[list[np.ndarray], list[float], av.video.stream.VideoStream]:
+    with av.open(str(path)) as c:
+        stream = c.streams.video[0]
+        frames, times = [], []
+        for f in c.decode(stream):
+            frames.append(f.to_ndarray(format="rgb24"))
+            times.append(float(f.time))
+        return frames, times, stream

@@ -1,0 +1,101 @@
+import hashlib
+
+import numpy as np
+import pytest
+import torch
+
+from uva_cli.engine import Predictor, _windows, predict_frames
+from uva_cli.errors import WeightsError
+from uva_cli.models.blocks import CARes, ChannelAttention
+from uva_cli.models.registry import load_model, manifest, resolve, save_checkpoint, weights_dir
+from uva_cli.models.student import STUDENTS, build_student, count_parameters
+from uva_cli.video import Frame
+
+BUDGET = {"uva-dva-64": 2_730_000, "uva-dva-32": 680_000}
+
+
+@pytest.mark.parametrize("name", list(STUDENTS))
+def test_parameter_budget_and_output_shape(name):
+    model = build_student(name).eval()
+    assert count_parameters(model) <= BUDGET[name]
+    side = STUDENTS[name].input_size
+    x = torch.randn(3, 3, side, side)
+    assert model(x, x).shape == (3, 1, side, side)
+
+
+def test_ca_res_block_residual_and_attention_gate():
+    block = CARes(16, 16, stride=1, expand=4).eval()
+    assert block.residual
+    assert CARes(16, 24, stride=2).eval()(torch.randn(1, 16, 8, 8)).shape == (1, 24, 4, 4)
+    # attention uses both avg and max pooling: a change in one pixel's peak changes the gate
+    att = ChannelAttention(8).eval()
+    x = torch.zeros(1, 8, 4, 4)
+    y = x.clone()
+    y[0, :, 0, 0] = 5.0  # same mean as 5/16 everywhere, different max
+    z = torch.full_like(x, 5.0 / 16)
+    assert not torch.allclose(att(y).mean((2, 3)) / y.mean((2, 3)), att(z).mean((2, 3)) / z.mean((2, 3)))
+
+
+def test_temporal_branch_sees_the_next_frame():
+    model = build_student("uva-dva-32").eval()
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        assert not torch.allclose(model(x, x), model(x, torch.randn(1, 3, 32, 32)))
+
+
+def _frames(n, side=64):
+    rng = np.random.default_rng(0)
+    return [Frame(i, i / 25, rng.integers(0, 255, (side, side, 3), dtype=np.uint8), None) for i in range(n)]
+
+
+def test_windows_pair_each_frame_with_the_next_and_last_with_itself():
+    frames = _frames(7)
+    pairs = []
+    for window in _windows(frames, 3):
+        pairs += [(a.index, b.index) for a, b in zip(window[:-1], window[1:])]
+    assert pairs == [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (5, 6), (6, 6)]
+
+
+def test_results_do_not_depend_on_batch_size(random_weights):
+    model = load_model(random_weights)
+    frames = _frames(11)
+    runs = [np.stack([m for _, m in predict_frames(Predictor(model, "r", "cpu", b), frames)]) for b in (1, 4, 64)]
+    assert runs[0].shape == (11, 64, 64)
+    for other in runs[1:]:
+        np.testing.assert_allclose(runs[0], other, atol=1e-5)
+    assert np.allclose(runs[0].max(axis=(1, 2)), 1.0)
+
+
+def test_checkpoint_roundtrip_and_checksum(tmp_path):
+    model = build_student("uva-dva-32")
+    path = tmp_path / "m.pt"
+    digest = save_checkpoint(path, model)
+    assert digest == hashlib.sha256(path.read_bytes()).hexdigest()
+    loaded = load_model(path)
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(loaded.state_dict()[k], v.half().float() if v.is_floating_point() else v)
+    (tmp_path / "m.pt.sha256").write_text("0" * 64)
+    with pytest.raises(WeightsError, match="checksum"):
+        load_model(path)
+
+
+def test_bad_weights_files_are_clear_errors(tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(WeightsError, match="bad.pt"):
+        load_model(bad)
+    with pytest.raises(WeightsError, match="unknown model 'nope'"):
+        load_model("nope")
+
+
+@pytest.mark.parametrize("name", list(manifest()) or ["<none shipped>"])
+def test_shipped_weights_verify_and_fit_budgets(name):
+    if name == "<none shipped>":
+        pytest.fail("no shipped weights in weights/manifest.json")
+    row = manifest()[name]
+    path, expected = resolve(name)
+    assert path.parent == weights_dir() and hashlib.sha256(path.read_bytes()).hexdigest() == expected
+    model = load_model(name)
+    assert count_parameters(model) == row["parameters"] <= BUDGET[name]
+    if name == "uva-dva-32":
+        assert path.stat().st_size <= 680_000

@@ -1,0 +1,1 @@
+"""Eye-tracking datasets: readers for fixation layouts (`fixations`) and the training cache (`cache`)."""

@@ -1,0 +1,361 @@
+"""Readers for the "fixation CSV layout" of eye-tracking data, and ground-truth maps built from it.
+
+Video sets (layout "fixation-videos")::
+
+    root/videos/<name>.avi|.mp4|...   root/videos.csv    name,width,height,frames,fps
+                                      root/fixations.csv video,subject,onset_ms,duration_ms,x,y
+
+Image sets (layout "fixation-images")::
+
+    root/stimuli/<image>              root/images.csv    image,width,height
+                                      root/fixations.csv image,subject,x,y,onset_ms,duration_ms
+
+A folder whose sub-folders are image sets is one image set too (items named "<sub>/<image>").
+Fixation x, y are 0-based pixels of the item's own resolution. Frame k of a video is shown at
+t = 1000 k / fps ms (frames numbered in decode order, never from the container's pts), and a
+fixation is active at frame k when onset <= t < onset + duration; a subject whose records
+overlap counts once, with the active record of latest onset.
+
+New layouts (DHF1K, AVS1K ...) plug in by adding a detector and a reader to `_READERS`.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Sequence, Union
+
+import numpy as np
+from scipy.ndimage import gaussian_filter
+
+from ..errors import InputError
+from ..video import VIDEO_EXTENSIONS
+
+log = logging.getLogger("uva")
+
+VIDEO_LAYOUT = "fixation-videos"
+IMAGE_LAYOUT = "fixation-images"
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm")
+SIGMA_FRAC = 0.025  # Gaussian sigma as a fraction of the map width, about 1 degree of visual angle
+
+VIDEOS_COLUMNS = ("name", "width", "height", "frames", "fps")
+VIDEO_FIX_COLUMNS = ("video", "subject", "onset_ms", "duration_ms", "x", "y")
+IMAGES_COLUMNS = ("image", "width", "height")
+IMAGE_FIX_COLUMNS = ("image", "subject", "x", "y")  # onset_ms, duration_ms optional (OSIE has no onsets)
+
+# One row per fixation record, in file order. Missing onsets/durations are NaN.
+FIXATION_DTYPE = np.dtype([("subject", "i4"), ("onset_ms", "f8"), ("duration_ms", "f8"),
+                           ("x", "f8"), ("y", "f8")])
+
+EXPECTED_LAYOUTS = (
+    f"  {VIDEO_LAYOUT}: videos/ + videos.csv ({','.join(VIDEOS_COLUMNS)})"
+    f" + fixations.csv ({','.join(VIDEO_FIX_COLUMNS)})\n"
+    f"  {IMAGE_LAYOUT}: stimuli/ + images.csv ({','.join(IMAGES_COLUMNS)})"
+    f" + fixations.csv (image,subject,x,y,onset_ms,duration_ms), or a folder of such image sets"
+)
+
+
+class LayoutError(InputError, ValueError):
+    """A dataset folder does not match any known layout, or its files contradict each other."""
+
+
+@dataclass(eq=False)
+class VideoItem:
+    """One video with all its fixation records (structured array of FIXATION_DTYPE)."""
+
+    name: str
+    path: Path
+    width: int
+    height: int
+    frames: int
+    fps: float
+    fixations: np.ndarray
+    # frame -> (N,2) active points, filled on first use by frame_points()
+    _frame_points: list[np.ndarray] | None = field(default=None, init=False, repr=False)
+
+
+@dataclass(eq=False)
+class ImageItem:
+    """One still image; every fixation of every subject counts for its ground truth."""
+
+    name: str
+    path: Path
+    width: int
+    height: int
+    points: np.ndarray  # (N,2) float64 x, y in source pixels
+    subjects: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32), repr=False)
+
+
+Item = Union[VideoItem, ImageItem]
+
+
+@dataclass
+class Dataset:
+    """A read dataset: its layout name, root, items and the CSV files they came from (for cache keys)."""
+
+    layout: str
+    root: Path
+    items: list[Item]
+    sources: list[Path] = field(default_factory=list)
+
+
+# ----------------------------------------------------------------------------- layout detection
+
+def _is_video_set(root: Path) -> bool:
+    return (root / "videos.csv").is_file() and (root / "fixations.csv").is_file() and (root / "videos").is_dir()
+
+
+def _is_image_set(root: Path) -> bool:
+    return (root / "images.csv").is_file() and (root / "fixations.csv").is_file() and (root / "stimuli").is_dir()
+
+
+def _image_subsets(root: Path) -> list[Path]:
+    return [p for p in sorted(root.iterdir()) if p.is_dir() and _is_image_set(p)]
+
+
+def detect_layout(root: str | Path) -> str:
+    """Name the layout of a dataset folder, or raise LayoutError saying what was expected."""
+    root = Path(root)
+    if not root.is_dir():
+        raise LayoutError(f"{root}: not a folder (expected a dataset folder)")
+    if _is_video_set(root):
+        return VIDEO_LAYOUT
+    if _is_image_set(root) or _image_subsets(root):
+        return IMAGE_LAYOUT
+    found = sorted(p.name + ("/" if p.is_dir() else "") for p in root.iterdir())
+    shown = ", ".join(found[:12]) + (" ..." if len(found) > 12 else "") if found else "nothing"
+    raise LayoutError(f"{root}: unrecognised dataset layout (found {shown}); expected one of:\n"
+                      f"{EXPECTED_LAYOUTS}")
+
+
+# ----------------------------------------------------------------------------- CSV reading
+
+def _read_csv(path: Path, required: Sequence[str]) -> list[dict[str, str]]:
+    """All rows of a CSV as dicts, after checking the header has the columns we need."""
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            columns = [c.strip() for c in reader.fieldnames or []]
+            reader.fieldnames = columns
+            missing = [c for c in required if c not in columns]
+            if missing:
+                raise LayoutError(f"{path}: missing column(s) {', '.join(missing)} "
+                                  f"(has {','.join(columns) or 'no header'})")
+            return list(reader)
+    except OSError as exc:
+        raise LayoutError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def _num(text: str | None) -> float:
+    """Parse a number; an empty cell (OSIE onsets) is NaN."""
+    text = (text or "").strip()
+    return float(text) if text else float("nan")
+
+
+def _select(names: Sequence[str], only: Iterable[str] | None, where: Path) -> set[str]:
+    """The item names to keep; unknown names in `only` are an error rather than a silent no-op."""
+    if only is None:
+        return set(names)
+    wanted = set(only)
+    unknown = sorted(wanted - set(names))
+    if unknown:
+        raise LayoutError(f"{where}: no item(s) named {', '.join(unknown)}")
+    return wanted
+
+
+def read_videos(root: str | Path, only: Iterable[str] | None = None) -> Dataset:
+    """Read a fixation-videos set; `only` restricts it to the named videos (order of videos.csv)."""
+    root = Path(root)
+    rows = _read_csv(root / "videos.csv", VIDEOS_COLUMNS)
+    files = {p.stem: p for p in sorted((root / "videos").iterdir())
+             if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS}
+    wanted = _select([r["name"] for r in rows], only, root)
+    records: dict[str, list[tuple]] = {name: [] for name in wanted}
+    for r in _read_csv(root / "fixations.csv", VIDEO_FIX_COLUMNS):
+        recs = records.get(r["video"])
+        if recs is not None:
+            recs.append((int(r["subject"]), _num(r["onset_ms"]), _num(r["duration_ms"]),
+                         _num(r["x"]), _num(r["y"])))
+    items: list[Item] = []
+    for r in rows:
+        name = r["name"]
+        if name not in wanted:
+            continue
+        if name not in files:
+            raise LayoutError(f"{root / 'videos'}: no video file for '{name}' listed in videos.csv")
+        items.append(VideoItem(name=name, path=files[name], width=int(r["width"]), height=int(r["height"]),
+                               frames=int(r["frames"]), fps=float(r["fps"]),
+                               fixations=np.array(records[name], dtype=FIXATION_DTYPE)))
+    return Dataset(VIDEO_LAYOUT, root, items, [root / "videos.csv", root / "fixations.csv"])
+
+
+def _read_image_set(root: Path, prefix: str, only: set[str] | None) -> list[ImageItem]:
+    rows = _read_csv(root / "images.csv", IMAGES_COLUMNS)
+    points: dict[str, list[tuple]] = {r["image"]: [] for r in rows}
+    for r in _read_csv(root / "fixations.csv", IMAGE_FIX_COLUMNS):
+        recs = points.get(r["image"])
+        if recs is not None:
+            recs.append((_num(r["x"]), _num(r["y"]), int(r["subject"])))
+    items = []
+    for r in rows:
+        name = prefix + r["image"]
+        if only is not None and name not in only:
+            continue
+        path = root / "stimuli" / r["image"]
+        if not path.is_file():
+            raise LayoutError(f"{root / 'stimuli'}: no image file '{r['image']}' listed in images.csv")
+        recs = np.array(points[r["image"]], dtype=np.float64).reshape(-1, 3)
+        items.append(ImageItem(name=name, path=path, width=int(r["width"]), height=int(r["height"]),
+                               points=recs[:, :2].copy(), subjects=recs[:, 2].astype(np.int32)))
+    return items
+
+
+def read_images(root: str | Path, only: Iterable[str] | None = None) -> Dataset:
+    """Read one image set, or a folder of image sets (items then named "<subset>/<image>")."""
+    root = Path(root)
+    subsets = [(root, "")] if _is_image_set(root) else [(p, p.name + "/") for p in _image_subsets(root)]
+    wanted = None if only is None else set(only)
+    items: list[Item] = []
+    sources: list[Path] = []
+    for folder, prefix in subsets:
+        items += _read_image_set(folder, prefix, wanted)
+        sources += [folder / "images.csv", folder / "fixations.csv"]
+    if wanted is not None:
+        _select([it.name for it in items], wanted, root)
+    return Dataset(IMAGE_LAYOUT, root, items, sources)
+
+
+_READERS: dict[str, Callable[[Path, Iterable[str] | None], Dataset]] = {
+    VIDEO_LAYOUT: read_videos,
+    IMAGE_LAYOUT: read_images,
+}
+
+
+def read_dataset(root: str | Path, only: Iterable[str] | None = None) -> Dataset:
+    """Detect the layout of `root` and read it; `only` keeps just the named items."""
+    return _READERS[detect_layout(root)](Path(root), only)
+
+
+# ----------------------------------------------------------------------------- active fixations
+
+def points_for_frames(item: VideoItem, n: int) -> list[np.ndarray]:
+    """Active points of frames 0..n-1, one subject once (latest onset wins), without Python loops
+    over fixations: each record covers a contiguous frame range found by binary search."""
+    fx = item.fixations
+    times = 1000.0 * np.arange(n) / item.fps  # same arithmetic as the recipe: t = 1000 k / fps
+    onset, end = fx["onset_ms"], fx["onset_ms"] + fx["duration_ms"]
+    first = np.searchsorted(times, onset, side="left")  # first frame with t >= onset
+    stop = np.searchsorted(times, end, side="left")  # first frame with t >= onset + duration
+    counts = np.where(np.isfinite(onset) & np.isfinite(end), np.maximum(stop - first, 0), 0)
+    rows = np.repeat(np.arange(len(fx)), counts)
+    within = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)
+    frame = np.repeat(first, counts) + within
+    subject = fx["subject"][rows]
+    order = np.lexsort((rows, onset[rows], subject, frame))  # by frame, subject, onset, file row
+    rows, frame, subject = rows[order], frame[order], subject[order]
+    last = np.ones(len(rows), dtype=bool)  # keep the last record of each (frame, subject) run
+    last[:-1] = (frame[1:] != frame[:-1]) | (subject[1:] != subject[:-1])
+    rows, frame = rows[last], frame[last]
+    points = np.stack([fx["x"][rows], fx["y"][rows]], axis=1)
+    bounds = np.searchsorted(frame, np.arange(n + 1), side="left")
+    return [points[bounds[k]:bounds[k + 1]] for k in range(n)]
+
+
+def frame_points(item: VideoItem) -> list[np.ndarray]:
+    """Per-frame (N,2) x, y active points for all `item.frames` frames, computed once per item."""
+    if item._frame_points is None or len(item._frame_points) != item.frames:
+        item._frame_points = points_for_frames(item, item.frames)
+    return item._frame_points
+
+
+def active_points(item: VideoItem, k: int) -> np.ndarray:
+    """(N,2) float x, y of the fixations active at frame k, one per subject (latest onset wins)."""
+    if not 0 <= k < item.frames:
+        raise IndexError(f"{item.name}: frame {k} outside 0..{item.frames - 1}")
+    return frame_points(item)[k]
+
+
+# ----------------------------------------------------------------------------- maps
+
+def normalise_points(points: np.ndarray, src_w: int, src_h: int) -> np.ndarray:
+    """Source pixels -> resolution-free coordinates of the pixel centre: ((x+0.5)/W, (y+0.5)/H).
+
+    Pixel x covers [x, x+1), so its centre at x+0.5 lands in output cell floor((x+0.5) S / W) on any
+    S-wide grid: the cell whose area (the area filter's source footprint) contains it.
+    """
+    points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    return (points + 0.5) / np.array([src_w, src_h], dtype=np.float64)
+
+
+def grid_cells(norm_points: np.ndarray, out_h: int, out_w: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, cols) integer cells of normalised points on an out_h x out_w grid, clipped to it."""
+    norm_points = np.asarray(norm_points, dtype=np.float64).reshape(-1, 2)
+    cols = np.clip(np.floor(norm_points[:, 0] * out_w), 0, out_w - 1).astype(np.intp)
+    rows = np.clip(np.floor(norm_points[:, 1] * out_h), 0, out_h - 1).astype(np.intp)
+    return rows, cols
+
+
+def fixation_map_norm(norm_points: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
+    """Binary (uint8 0/1) fixation map from normalised points."""
+    out = np.zeros((out_h, out_w), dtype=np.uint8)
+    rows, cols = grid_cells(norm_points, out_h, out_w)
+    out[rows, cols] = 1
+    return out
+
+
+def density_map_norm(norm_points: np.ndarray, out_h: int, out_w: int,
+                     sigma_frac: float = SIGMA_FRAC) -> np.ndarray:
+    """Fixation density (float32, sum 1) from normalised points; uniform when there are none."""
+    counts = np.zeros((out_h, out_w), dtype=np.float64)
+    rows, cols = grid_cells(norm_points, out_h, out_w)
+    np.add.at(counts, (rows, cols), 1.0)  # as the reference recipe: two fixations in a cell weigh 2
+    blurred = gaussian_filter(counts, sigma_frac * out_w, mode="constant")
+    total = blurred.sum()
+    if not total > 0:
+        return np.full((out_h, out_w), 1.0 / (out_h * out_w), dtype=np.float32)
+    return (blurred / total).astype(np.float32)
+
+
+def fixation_map(points: np.ndarray, src_w: int, src_h: int, out_h: int, out_w: int) -> np.ndarray:
+    """Binary fixation map on an out_h x out_w grid from points in source pixels (rounded, clipped).
+
+    At the source resolution this is the recipe's map[round(y), round(x)] = 1.
+    """
+    return fixation_map_norm(normalise_points(points, src_w, src_h), out_h, out_w)
+
+
+def density_map(points: np.ndarray, src_w: int, src_h: int, out_h: int, out_w: int,
+                sigma_frac: float = SIGMA_FRAC) -> np.ndarray:
+    """Density map (float32, sum 1): the fixation counts blurred with sigma = sigma_frac * out_w."""
+    return density_map_norm(normalise_points(points, src_w, src_h), out_h, out_w, sigma_frac)
+
+
+def centre_bias(h: int, w: int) -> np.ndarray:
+    """Gaussian centre-bias baseline (sum 1), the usual yardstick a model must beat."""
+    gx = ((np.arange(w) - (w - 1) / 2) / (0.5 * w)) ** 2
+    gy = ((np.arange(h) - (h - 1) / 2) / (0.5 * h)) ** 2
+    bias = np.exp(-(gy[:, None] + gx[None, :]) / 2)
+    return (bias / bias.sum()).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------- splits
+
+def split_videos(names: Iterable[str], val_fraction: float = 0.2, seed: int = 0) -> tuple[list[str], list[str]]:
+    """Deterministic train/val split by video, so no clip leaks between the two.
+
+    The unique names are sorted, permuted by numpy's PCG64 generator seeded with `seed`, and the
+    first round(val_fraction * n) go to validation (at least 1 and at most n-1 when 0 < val_fraction
+    and n >= 2). Both lists come back sorted. Same names + seed -> same split on every machine.
+    """
+    unique = sorted(set(names))
+    n = len(unique)
+    n_val = int(round(val_fraction * n))
+    if val_fraction > 0 and n >= 2:
+        n_val = min(max(n_val, 1), n - 1)
+    n_val = min(max(n_val, 0), n)
+    order = np.random.default_rng(seed).permutation(n)
+    val = sorted(unique[i] for i in order[:n_val])
+    train = sorted(unique[i] for i in order[n_val:])
+    return train, val

@@ -1,0 +1,83 @@
+"""Turn a run's best checkpoint into a shipped model: weights/<name>.pt, a model card and a
+manifest row (sha256, size, parameters, validation scores)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from ..models.registry import load_checkpoint, sha256, weights_dir
+from ..models.student import count_parameters
+
+
+def publish(run: Path, name: str, command: str, dest: Path | None = None) -> dict:
+    from ..models.registry import build_from_checkpoint
+
+    dest = dest or weights_dir()
+    run = Path(run)
+    blob = load_checkpoint(run / "best.pt")
+    model = build_from_checkpoint(blob)
+    target = dest / f"{name}.pt"
+    shutil.copyfile(run / "best.pt", target.with_name(target.name + ".part"))
+    os.replace(target.with_name(target.name + ".part"), target)
+    config = json.loads((run / "config.json").read_text())
+    baseline = json.loads((run / "baseline.json").read_text())
+    history = (run / "history.csv").read_text()
+    meta = blob["meta"]
+    row = {"file": target.name, "sha256": sha256(target), "bytes": target.stat().st_size,
+           "parameters": count_parameters(model), "input_size": model.cfg.input_size,
+           "validation": meta.get("validation", {}), "card": f"{name}.md"}
+    manifest_path = dest / "manifest.json"
+    table = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    table[name] = row
+    manifest_path.write_text(json.dumps(table, indent=2) + "\n")
+    (dest / f"{name}.md").write_text(_card(name, row, config, baseline, meta, history, command))
+    return row
+
+
+def _card(name, row, config, baseline, meta, history, command) -> str:
+    val = row["validation"]
+    centre = baseline["centre"]
+    scores = "\n".join(f"| {m} | {val.get(m, float('nan')):.3f} | {centre.get(m, float('nan')):.3f} |"
+                       for m in ("nss", "cc", "auc_judd"))
+    return f"""# {name}
+
+UVA-Net student (CA-Res blocks), {row['input_size']}x{row['input_size']} input, frame t plus t+1.
+
+| | |
+|---|---|
+| parameters | {row['parameters']:,} |
+| file | `{row['file']}`, {row['bytes']:,} bytes (fp16) |
+| sha256 | `{row['sha256']}` |
+| training data | `{config['data']}` (Xu et al. 2017 eye-tracking videos, research use) {'+ `' + config['images'] + '` still images (OSIE, NUS; MIT licence)' if config.get('images') else ''} |
+| split | by video, seed {config['seed']}, validation videos: {', '.join(baseline['val_videos'])} |
+| best epoch | {meta.get('epoch')} of {config['epochs']} |
+| seed | {config['seed']} |
+
+Command:
+
+```
+{command}
+```
+
+Validation (held-out videos, every {config['val_step']}nd frame, metrics on a grid with the longer side
+256 px; see `uva_cli/evaluation.py`):
+
+| metric | {name} | centre bias |
+|---|---|---|
+{scores}
+
+Training history:
+
+```
+{history.strip()}
+```
+
+Full config:
+
+```json
+{json.dumps(config, indent=2)}
+```
+"""
