@@ -46,7 +46,7 @@ class VideoOutput:
                                   audio_from=info.path if kind == "overlay" and info.has_audio else None)
 
     def write(self, frame: Frame, smap: np.ndarray) -> None:
-        smap8 = render.to_uint8(render.upsample(smap, *self.size))
+        smap8 = render.upsample8(smap, *self.size)
         picture = (render.overlay(frame.native, smap8, self.lut, self.alpha) if self.kind == "overlay"
                    else render.heatmap(smap8, self.lut))
         self.writer.write(picture, frame.time)
@@ -73,7 +73,7 @@ class MapsOutput:
             raise OutputError(f"{path}: cannot create folder ({exc.strerror})") from None
 
     def write(self, frame: Frame, smap: np.ndarray) -> None:
-        smap8 = render.to_uint8(render.upsample(smap, *self.size))
+        smap8 = render.upsample8(smap, *self.size)
         try:
             Image.fromarray(smap8, mode="L").save(self.tmp / f"{frame.index + 1:06d}.png", compress_level=1)
         except OSError as exc:
