@@ -46,10 +46,11 @@ def load_predictor(model: str = "uva-dva-64", device: str = "auto", batch_size: 
     """Load weights by registry name or file path and put the student in inference mode."""
     import torch
 
+    from .models.blocks import fold_batchnorm
     from .models.registry import load_model
 
     device = pick_device(device)
-    net = load_model(model).to(device).eval()
+    net = fold_batchnorm(load_model(model)).to(device).eval()
     if device == "cpu":
         torch.set_num_threads(int(os.environ.get("UVA_THREADS", 0)) or torch.get_num_threads())
     return Predictor(model=net, name=model, device=device, batch_size=max(1, int(batch_size)))

@@ -11,6 +11,7 @@ from typing import Callable, Iterable
 from .engine import Predictor, predict_frames
 from .errors import InputError, OutputError, UvaError
 from .outputs import open_output
+from .threads import Worker, prefetch
 from .video import VIDEO_EXTENSIONS, iter_frames, probe
 
 
@@ -92,14 +93,22 @@ def run_task(task: Task, predictor: Predictor, alpha: float = 0.6, colormap: str
         for kind, path in task.outputs.items():
             writers.append(open_output(kind, path, info, alpha, colormap))
         native = any(w.needs_native for w in writers)
-        frames = iter_frames(task.source, size=predictor.input_size, native=native, info=info)
+        frames = prefetch(iter_frames(task.source, size=predictor.input_size, native=native, info=info))
         count = 0
-        for frame, smap in predict_frames(predictor, frames):
+
+        def write(item) -> None:
             for writer in writers:
-                writer.write(frame, smap)
-            count += 1
+                writer.write(*item)
             if on_frames:
                 on_frames(1)
+
+        worker = Worker(write)
+        try:
+            for item in predict_frames(predictor, frames):
+                worker.submit(item)
+                count += 1
+        finally:
+            worker.close()
         if count == 0:
             raise InputError(f"{task.source}: no frame could be decoded")
         for writer in writers:

@@ -176,6 +176,8 @@ class VideoWriter:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.container = av.open(str(self.tmp), mode="w")
+        except ValueError:
+            raise OutputError(f"{self.path}: unknown video file extension (use .mp4, .mkv or .mov)") from None
         except (OSError, av.error.FFmpegError) as exc:
             raise OutputError(f"{self.path}: cannot write ({_reason(exc)})") from None
         self.stream = self.container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))

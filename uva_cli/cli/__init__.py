@@ -15,7 +15,10 @@ from ..errors import EXIT_INTERRUPTED, UvaError
 COMMANDS = {
     "saliency": ("saliency", "Predict saliency maps for videos: overlays, heatmaps, PNG maps, npz."),
     "models": ("models", "List the shipped models with their sizes and validation scores."),
+    "roi": ("roi", "Regions of interest: JSON box tracks, crops that follow the subject, reframing."),
+    "bench": ("bench", "Measure model size and speed: network only and end to end on a video."),
     "train": ("train", "Train a student (or teacher) on a fixation dataset."),
+    "eval": ("eval", "Score predictions against human fixations: models, saved maps or baselines."),
 }
 
 

@@ -6,12 +6,16 @@ moved with ``cache_dir=`` or the UVA_CACHE_DIR environment variable)::
     frames.npy   (N,S,S,3) uint8   RGB, resized by the decoder's area filter (images: PIL BOX)
     density.npy  (N,S,S)   float16 ground-truth density at SxS (sigma 0.025*S), each sums to ~1
     points.npy   (M,2)     float32 active fixations, normalised pixel centres ((x+0.5)/W, (y+0.5)/H)
+    subjects.npy (M,)      int32   the observer of each point (-1 where the layout does not say)
     offsets.npy  (N+1,)    int64   frame i's points are points[offsets[i]:offsets[i+1]]
     item.npy     (N,)      int32   index of the video/image (meta["items"]) frame i belongs to
     index.npy    (N,)      int32   frame number inside that video (0 for images)
-    meta.json              layout, size, version, root, per-item name/size/fps/frames/first
+    meta.json              layout, size, version, root, density_from ("points" or "maps"),
+                           per-item name/size/fps/frames/first/points_from
 
-An image set uses the same format with one "frame" per image. The hash covers the absolute root,
+An image set uses the same format with one "frame" per image. Every layout gives the same arrays:
+map layouts (DHF1K, AVS1K) store their own density maps and points from fixation maps or density
+peaks (see `maps`), so training and evaluation never need to know the layout. The hash covers the absolute root,
 the `only` filter and the size + mtime of every CSV and media file, so editing the data gives a
 new cache. A build goes to a temporary folder renamed into place at the end: a cache folder with
 meta.json is always complete, and an interrupted build is simply redone.
@@ -36,12 +40,17 @@ from numpy.lib.format import open_memmap
 from ..errors import InputError
 from ..video import iter_frames
 from .fixations import (SIGMA_FRAC, Dataset, ImageItem, VideoItem, density_map_norm, frame_points,
-                        normalise_points, points_for_frames, read_dataset)
+                        normalise_points, points_for_frames, read_dataset, subjects_for_frames)
+from .maps import MapItem, map_frames
 
 log = logging.getLogger("uva")
 
-CACHE_VERSION = 1
-ARRAYS = ("frames", "density", "points", "offsets", "item", "index")
+CACHE_VERSION = 2  # 2: subjects.npy, density_from, points_from
+ARRAYS = ("frames", "density", "points", "offsets", "item", "index", "subjects")
+
+# One cached frame as the layouts deliver it: RGB at the cache size, normalised points, their
+# subjects and the density at the cache size (None: blur it from the points).
+CachedFrame = tuple[np.ndarray, np.ndarray, np.ndarray, "np.ndarray | None"]
 
 
 @dataclass(eq=False)
@@ -56,6 +65,7 @@ class Cache:
     offsets: np.ndarray
     item: np.ndarray
     index: np.ndarray
+    subjects: np.ndarray
 
     def __len__(self) -> int:
         return len(self.item)
@@ -88,6 +98,10 @@ class Cache:
     def points_of(self, i: int) -> np.ndarray:
         """(K,2) float32 normalised x, y of the fixations active in frame i (see fixation_map_norm)."""
         return self.points[self.offsets[i]:self.offsets[i + 1]]
+
+    def subjects_of(self, i: int) -> np.ndarray:
+        """(K,) int32 observer of each of frame i's points; -1 where the dataset does not record it."""
+        return self.subjects[self.offsets[i]:self.offsets[i + 1]]
 
 
 def default_cache_base() -> Path:
@@ -182,19 +196,23 @@ def _remove_abandoned(final: Path) -> None:
             continue
 
 
-def _video_frames(item: VideoItem, size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(rgb, active points in source pixels) per decoded frame."""
+def _video_frames(item: VideoItem, size: int) -> Iterator[CachedFrame]:
+    """Decoded frames with the fixations active in each."""
     per_frame = frame_points(item)
+    subjects = subjects_for_frames(item, item.frames)
     k = -1
     for k, frame in enumerate(iter_frames(item.path, size=size)):
-        pts = per_frame[k] if k < len(per_frame) else points_for_frames(item, k + 1)[k]
-        yield frame.small, pts
+        if k < len(per_frame):
+            pts, subj = per_frame[k], subjects[k]
+        else:
+            pts, subj = points_for_frames(item, k + 1)[k], subjects_for_frames(item, k + 1)[k]
+        yield frame.small, normalise_points(pts, item.width, item.height), subj, None
     if k + 1 != item.frames:
         log.warning("%s: decoded %d frames but the CSV says %d; caching the decoded ones",
                     item.path, k + 1, item.frames)
 
 
-def _image_frames(item: ImageItem, size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def _image_frames(item: ImageItem, size: int) -> Iterator[CachedFrame]:
     from PIL import Image
 
     try:
@@ -205,7 +223,17 @@ def _image_frames(item: ImageItem, size: int) -> Iterator[tuple[np.ndarray, np.n
             rgb = np.asarray(img.convert("RGB").resize((size, size), Image.BOX), dtype=np.uint8)
     except OSError as exc:
         raise InputError(f"{item.path}: not a readable image ({exc})") from None
-    yield rgb, item.points
+    subjects = item.subjects if len(item.subjects) == len(item.points) else np.full(len(item.points), -1)
+    yield rgb, normalise_points(item.points, item.width, item.height), subjects.astype(np.int32), None
+
+
+def cached_frames(item, size: int) -> Iterator[CachedFrame]:
+    """What the cache stores of each frame of any dataset item (also used to show source frames)."""
+    if isinstance(item, VideoItem):
+        return _video_frames(item, size)
+    if isinstance(item, MapItem):
+        return map_frames(item, size)
+    return _image_frames(item, size)
 
 
 def _resized(path: Path, array: np.ndarray, length: int) -> np.ndarray:
@@ -228,10 +256,11 @@ def _write(dataset: Dataset, size: int, out: Path, progress: bool) -> None:
 
     started = time.time()
     items = dataset.items
-    expected = sum(it.frames if isinstance(it, VideoItem) else 1 for it in items)
+    expected = sum(1 if isinstance(it, ImageItem) else it.frames for it in items)
     frames = open_memmap(out / "frames.npy", mode="w+", dtype=np.uint8, shape=(expected, size, size, 3))
     density = open_memmap(out / "density.npy", mode="w+", dtype=np.float16, shape=(expected, size, size))
     points: list[np.ndarray] = []
+    subjects: list[np.ndarray] = []
     counts: list[int] = []
     item_of: list[int] = []
     index_of: list[int] = []
@@ -242,28 +271,28 @@ def _write(dataset: Dataset, size: int, out: Path, progress: bool) -> None:
     with Progress(*columns, console=Console(stderr=True), disable=not progress) as bar:
         task = bar.add_task(f"caching {dataset.root.name} at {size}", total=expected)
         for j, item in enumerate(items):
-            video = isinstance(item, VideoItem)
+            video = not isinstance(item, ImageItem)
             if video:
                 bar.update(task, description=f"caching {dataset.root.name} at {size}: {item.name}")
             first = cursor
-            source = _video_frames(item, size) if video else _image_frames(item, size)
-            for k, (rgb, pts) in enumerate(source):
+            for k, (rgb, norm, subj, dens) in enumerate(cached_frames(item, size)):
                 if cursor == len(frames):  # more frames than the CSV promised
                     grow = max(cursor + 64, len(frames) * 5 // 4)
                     frames = _resized(out / "frames.npy", frames, grow)
                     density = _resized(out / "density.npy", density, grow)
-                norm = normalise_points(pts, item.width, item.height)
                 frames[cursor] = rgb
-                density[cursor] = density_map_norm(norm, size, size, SIGMA_FRAC)
+                density[cursor] = density_map_norm(norm, size, size, SIGMA_FRAC) if dens is None else dens
                 points.append(norm.astype(np.float32))
+                subjects.append(np.asarray(subj, dtype=np.int32))
                 counts.append(len(norm))
                 item_of.append(j)
                 index_of.append(k)
                 cursor += 1
                 bar.advance(task)
             meta_items.append({"name": item.name, "path": str(item.path), "width": item.width,
-                               "height": item.height, "fps": item.fps if video else None,
-                               "frames": cursor - first, "first": first})
+                               "height": item.height, "fps": getattr(item, "fps", None),
+                               "frames": cursor - first, "first": first,
+                               "points_from": getattr(item, "points_from", "fixations")})
     if cursor != len(frames):
         frames = _resized(out / "frames.npy", frames, cursor)
         density = _resized(out / "density.npy", density, cursor)
@@ -274,10 +303,12 @@ def _write(dataset: Dataset, size: int, out: Path, progress: bool) -> None:
     np.cumsum(counts, out=offsets[1:])
     all_points = np.concatenate(points).astype(np.float32) if points else np.zeros((0, 2), np.float32)
     np.save(out / "points.npy", all_points.reshape(-1, 2))
+    np.save(out / "subjects.npy", np.concatenate(subjects) if subjects else np.zeros(0, np.int32))
     np.save(out / "offsets.npy", offsets)
     np.save(out / "item.npy", np.asarray(item_of, dtype=np.int32))
     np.save(out / "index.npy", np.asarray(index_of, dtype=np.int32))
     meta = {"version": CACHE_VERSION, "layout": dataset.layout, "root": str(dataset.root), "size": size,
+            "density_from": dataset.density_from,
             "sigma_frac": SIGMA_FRAC, "frames": cursor, "points": "normalised pixel centres (x+0.5)/W, (y+0.5)/H",
             "items": meta_items, "build_seconds": round(time.time() - started, 1)}
     (out / "meta.json").write_text(json.dumps(meta, indent=1))

@@ -16,7 +16,9 @@ t = 1000 k / fps ms (frames numbered in decode order, never from the container's
 fixation is active at frame k when onset <= t < onset + duration; a subject whose records
 overlap counts once, with the active record of latest onset.
 
-New layouts (DHF1K, AVS1K ...) plug in by adding a detector and a reader to `_READERS`.
+Layouts with density maps instead of fixation records (DHF1K in `dhf1k`, AVS1K and plain
+train/valid/test folders in `splits`) share the same `detect_layout` / `read_dataset` entry points;
+a new layout plugs in by adding its detector and reader to `_layouts()`.
 """
 
 from __future__ import annotations
@@ -49,12 +51,10 @@ IMAGE_FIX_COLUMNS = ("image", "subject", "x", "y")  # onset_ms, duration_ms opti
 FIXATION_DTYPE = np.dtype([("subject", "i4"), ("onset_ms", "f8"), ("duration_ms", "f8"),
                            ("x", "f8"), ("y", "f8")])
 
-EXPECTED_LAYOUTS = (
-    f"  {VIDEO_LAYOUT}: videos/ + videos.csv ({','.join(VIDEOS_COLUMNS)})"
-    f" + fixations.csv ({','.join(VIDEO_FIX_COLUMNS)})\n"
-    f"  {IMAGE_LAYOUT}: stimuli/ + images.csv ({','.join(IMAGES_COLUMNS)})"
-    f" + fixations.csv (image,subject,x,y,onset_ms,duration_ms), or a folder of such image sets"
-)
+EXPECTED_VIDEOS = (f"  {VIDEO_LAYOUT}: videos/ + videos.csv ({','.join(VIDEOS_COLUMNS)})"
+                   f" + fixations.csv ({','.join(VIDEO_FIX_COLUMNS)})")
+EXPECTED_IMAGES = (f"  {IMAGE_LAYOUT}: stimuli/ + images.csv ({','.join(IMAGES_COLUMNS)})"
+                   f" + fixations.csv (image,subject,x,y,onset_ms,duration_ms), or a folder of such image sets")
 
 
 class LayoutError(InputError, ValueError):
@@ -99,6 +99,9 @@ class Dataset:
     root: Path
     items: list[Item]
     sources: list[Path] = field(default_factory=list)
+    # "points": density maps are blurred from the fixation points (exact for fixation records);
+    # "maps": the dataset ships its own density maps (DHF1K, AVS1K), which are used as they are.
+    density_from: str = "points"
 
 
 # ----------------------------------------------------------------------------- layout detection
@@ -115,19 +118,37 @@ def _image_subsets(root: Path) -> list[Path]:
     return [p for p in sorted(root.iterdir()) if p.is_dir() and _is_image_set(p)]
 
 
+Reader = Callable[[Path, "Iterable[str] | None"], Dataset]
+
+
+def _layouts() -> list[tuple[str, Callable[[Path], bool], Reader, str]]:
+    """(name, detector, reader, description) of every known layout, in detection order.
+
+    The map layouts live in their own modules, which import this one, hence the late import.
+    """
+    from . import dhf1k, splits
+
+    return [(VIDEO_LAYOUT, _is_video_set, read_videos, EXPECTED_VIDEOS),
+            (IMAGE_LAYOUT, lambda root: _is_image_set(root) or bool(_image_subsets(root)), read_images,
+             EXPECTED_IMAGES),
+            (dhf1k.LAYOUT, dhf1k.is_dhf1k, dhf1k.read_dhf1k, dhf1k.EXPECTED),
+            (splits.AVS1K_LAYOUT, splits.is_avs1k, splits.read_splits, splits.EXPECTED_AVS1K),
+            (splits.SPLITS_LAYOUT, splits.is_split_folders, splits.read_splits, splits.EXPECTED_SPLITS)]
+
+
 def detect_layout(root: str | Path) -> str:
     """Name the layout of a dataset folder, or raise LayoutError saying what was expected."""
     root = Path(root)
     if not root.is_dir():
         raise LayoutError(f"{root}: not a folder (expected a dataset folder)")
-    if _is_video_set(root):
-        return VIDEO_LAYOUT
-    if _is_image_set(root) or _image_subsets(root):
-        return IMAGE_LAYOUT
+    layouts = _layouts()
+    for name, detect, _, _ in layouts:
+        if detect(root):
+            return name
     found = sorted(p.name + ("/" if p.is_dir() else "") for p in root.iterdir())
     shown = ", ".join(found[:12]) + (" ..." if len(found) > 12 else "") if found else "nothing"
-    raise LayoutError(f"{root}: unrecognised dataset layout (found {shown}); expected one of:\n"
-                      f"{EXPECTED_LAYOUTS}")
+    expected = "\n".join(line for *_, line in layouts)
+    raise LayoutError(f"{root}: unrecognised dataset layout (found {shown}); expected one of:\n{expected}")
 
 
 # ----------------------------------------------------------------------------- CSV reading
@@ -227,22 +248,21 @@ def read_images(root: str | Path, only: Iterable[str] | None = None) -> Dataset:
     return Dataset(IMAGE_LAYOUT, root, items, sources)
 
 
-_READERS: dict[str, Callable[[Path, Iterable[str] | None], Dataset]] = {
-    VIDEO_LAYOUT: read_videos,
-    IMAGE_LAYOUT: read_images,
-}
-
-
 def read_dataset(root: str | Path, only: Iterable[str] | None = None) -> Dataset:
     """Detect the layout of `root` and read it; `only` keeps just the named items."""
-    return _READERS[detect_layout(root)](Path(root), only)
+    layout = detect_layout(root)
+    reader = next(read for name, _, read, _ in _layouts() if name == layout)
+    return reader(Path(root), only)
 
 
 # ----------------------------------------------------------------------------- active fixations
 
-def points_for_frames(item: VideoItem, n: int) -> list[np.ndarray]:
-    """Active points of frames 0..n-1, one subject once (latest onset wins), without Python loops
-    over fixations: each record covers a contiguous frame range found by binary search."""
+def _active_rows(item: VideoItem, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Record indices active in frames 0..n-1, sorted by frame, and frame k's slice bounds[k]:bounds[k+1].
+
+    One subject counts once per frame (latest onset wins). No Python loops over fixations: each
+    record covers a contiguous frame range found by binary search.
+    """
     fx = item.fixations
     times = 1000.0 * np.arange(n) / item.fps  # same arithmetic as the recipe: t = 1000 k / fps
     onset, end = fx["onset_ms"], fx["onset_ms"] + fx["duration_ms"]
@@ -258,9 +278,21 @@ def points_for_frames(item: VideoItem, n: int) -> list[np.ndarray]:
     last = np.ones(len(rows), dtype=bool)  # keep the last record of each (frame, subject) run
     last[:-1] = (frame[1:] != frame[:-1]) | (subject[1:] != subject[:-1])
     rows, frame = rows[last], frame[last]
-    points = np.stack([fx["x"][rows], fx["y"][rows]], axis=1)
-    bounds = np.searchsorted(frame, np.arange(n + 1), side="left")
+    return rows, np.searchsorted(frame, np.arange(n + 1), side="left")
+
+
+def points_for_frames(item: VideoItem, n: int) -> list[np.ndarray]:
+    """Active (N,2) x, y points of frames 0..n-1, one per subject (see _active_rows)."""
+    rows, bounds = _active_rows(item, n)
+    points = np.stack([item.fixations["x"][rows], item.fixations["y"][rows]], axis=1)
     return [points[bounds[k]:bounds[k + 1]] for k in range(n)]
+
+
+def subjects_for_frames(item: VideoItem, n: int) -> list[np.ndarray]:
+    """Subject id (int32) of each active point of frames 0..n-1, aligned with points_for_frames."""
+    rows, bounds = _active_rows(item, n)
+    subjects = item.fixations["subject"][rows].astype(np.int32)
+    return [subjects[bounds[k]:bounds[k + 1]] for k in range(n)]
 
 
 def frame_points(item: VideoItem) -> list[np.ndarray]:

@@ -62,3 +62,23 @@ def ca_res_stack(cin: int, stages: tuple[tuple[int, int, int], ...]) -> nn.Seque
         blocks.append(CARes(cin, cout, stride, expand))
         cin = cout
     return nn.Sequential(*blocks)
+
+
+def fold_batchnorm(model: nn.Module) -> nn.Module:
+    """Fold every Conv2d+BatchNorm2d pair into one biased Conv2d (inference only): the same
+    function with one layer less per unit. Changes the model in place and returns it."""
+    for module in model.modules():
+        if not isinstance(module, nn.Sequential):
+            continue
+        for i in range(len(module) - 1):
+            conv, bn = module[i], module[i + 1]
+            if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
+                scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+                fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
+                                  conv.padding, groups=conv.groups, bias=True)
+                with torch.no_grad():
+                    fused.weight.copy_(conv.weight * scale.view(-1, 1, 1, 1))
+                    bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+                    fused.bias.copy_((bias - bn.running_mean) * scale + bn.bias)
+                module[i], module[i + 1] = fused, nn.Identity()
+    return model

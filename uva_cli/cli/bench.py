@@ -1,0 +1,52 @@
+"""`uva bench`: one table of sizes and speeds, optionally JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+DEFAULT_VIDEO = Path(__file__).resolve().parents[2] / "examples" / "bunny.mp4"
+
+
+@click.command("bench")
+@click.option("--model", default="uva-dva-64", show_default=True, help="Model name or .pt file.")
+@click.option("--device", default="cpu", show_default=True, type=click.Choice(["cpu", "cuda", "auto"]))
+@click.option("--batch-size", "batch_sizes", multiple=True, type=click.IntRange(1), help="Batch sizes to time (repeatable) [default: 1 16 64 256].")
+@click.option("--threads", default=0, type=click.IntRange(0), help="torch CPU threads (0: default).")
+@click.option("--video", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Clip for the pipeline timings [default: the bundled example].")
+@click.option("--no-video", is_flag=True, help="Time the network only.")
+@click.option("--json", "json_out", type=click.Path(path_type=Path), help="Also write the results as JSON ('-' for stdout).")
+def command(model, device, batch_sizes, threads, video, no_video, json_out):
+    """Measure parameters, multiply-adds, network-only fps (the paper's measure, next to its
+    figure) and, on a video, decode-only vs end-to-end fps."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..bench import run_bench
+
+    if video is None and not no_video and DEFAULT_VIDEO.exists():
+        video = DEFAULT_VIDEO
+    result = run_bench(model, device, tuple(batch_sizes) or (1, 16, 64, 256), threads, None if no_video else video)
+    table = Table("measure", "value", title=f"uva bench: {result.model} on {result.device} ({result.threads} threads)")
+    table.add_row("parameters", f"{result.parameters:,}")
+    table.add_row("weights file", f"{result.weights_bytes / 1e6:.3f} MB")
+    table.add_row("multiply-adds / frame", f"{result.macs_per_frame / 1e6:.2f} M")
+    for batch, fps in result.network_fps.items():
+        table.add_row(f"network fps, batch {batch}", f"{fps:,.0f}")
+    if result.paper_fps:
+        best = max(result.network_fps.values())
+        table.add_row("paper's figure", f"{result.paper_fps:,.1f} fps (best here: {best / result.paper_fps:.1f}x)")
+    labels = {"decode_fps": "decode only fps", "npz_fps": "end to end, --npz fps", "decode_encode_fps":
+              "decode + encode only fps", "overlay_fps": "end to end, --overlay fps",
+              "npz_vs_decode": "npz / decode", "overlay_vs_decode_encode": "overlay / decode+encode"}
+    for key, label in labels.items():
+        if key in result.video:
+            table.add_row(label, f"{result.video[key]:,.2f}" if "vs" in key else f"{result.video[key]:,.1f}")
+    table.add_row("peak memory", f"{result.peak_rss_mb:,.0f} MB")
+    table.add_row("versions", ", ".join(f"{k} {v}" for k, v in result.versions.items()))
+    Console(stderr=json_out == Path("-")).print(table)
+    if json_out:
+        text = json.dumps(result.to_dict(), indent=2)
+        click.echo(text) if str(json_out) == "-" else json_out.write_text(text + "\n")
