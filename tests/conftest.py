@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from fractions import Fraction
 from pathlib import Path
 
@@ -10,6 +11,14 @@ import numpy as np
 import pytest
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def write_csv(path: Path, header: list[str], rows: list[tuple]) -> None:
+    """A dataset CSV file (videos.csv, fixations.csv ...) from a header and rows."""
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows(rows)
 
 
 def square_frame(width: int, height: int, k: int, side: int = 24) -> tuple[np.ndarray, tuple[int, int]]:
@@ -79,3 +88,34 @@ def decode_all(path: Path) -> tuple[list[np.ndarray], list[float], av.video.stre
             frames.append(f.to_ndarray(format="rgb24"))
             times.append(float(f.time))
         return frames, times, stream
+
+
+def make_fixation_dataset(root: Path, videos: int = 5, frames: int = 10, images: int = 3) -> tuple[Path, Path]:
+    """A tiny fixation-CSV video set (moving squares, observers looking at the square) and an
+    image set beside it; returns (video root, image root)."""
+    from PIL import Image
+
+    vroot, iroot = root / "videos_set", root / "images_set"
+    (vroot / "videos").mkdir(parents=True)
+    (iroot / "stimuli").mkdir(parents=True)
+    w, h, fps = 96, 64, 10
+    rows, fix = [], []
+    for v in range(videos):
+        name = f"clip{v}"
+        make_clip(vroot / "videos" / f"{name}.mp4", frames=frames, width=w, height=h, fps=fps)
+        rows.append((name, w, h, frames, fps))
+        for k in range(frames):
+            _, (cx, cy) = square_frame(w, h, k, side=24)
+            for s in range(3):
+                fix.append((name, s + 1, k * 100, 100, cx + s - 1, cy))
+    write_csv(vroot / "videos.csv", ["name", "width", "height", "frames", "fps"], rows)
+    write_csv(vroot / "fixations.csv", ["video", "subject", "onset_ms", "duration_ms", "x", "y"], fix)
+    img_rows, img_fix = [], []
+    for i in range(images):
+        img, (cx, cy) = square_frame(w, h, 5 * i)
+        Image.fromarray(img).save(iroot / "stimuli" / f"{i}.png")
+        img_rows.append((f"{i}.png", w, h))
+        img_fix += [(f"{i}.png", s + 1, cx, cy, "", "") for s in range(3)]
+    write_csv(iroot / "images.csv", ["image", "width", "height"], img_rows)
+    write_csv(iroot / "fixations.csv", ["image", "subject", "x", "y", "onset_ms", "duration_ms"], img_fix)
+    return vroot, iroot

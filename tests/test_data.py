@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import write_csv
 from uva_cli.data import cache as cache_mod
 from uva_cli.data.cache import build_cache, open_cache
 from uva_cli.data.fixations import (LayoutError, active_points, centre_bias, density_map, detect_layout,
@@ -61,22 +62,15 @@ def _write_video(path: Path, codec: str, fps: int) -> None:
         container.mux(stream.encode(None))
 
 
-def _write_csv(path: Path, header: list[str], rows: list[tuple]) -> None:
-    with open(path, "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(header)
-        writer.writerows(rows)
-
-
 @pytest.fixture(scope="module")
 def video_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("vids")
     (root / "videos").mkdir()
     _write_video(root / "videos" / "alpha.avi", "mpeg4", 10)
     _write_video(root / "videos" / "beta.mp4", "libx264", 20)
-    _write_csv(root / "videos.csv", ["name", "width", "height", "frames", "fps"],
+    write_csv(root / "videos.csv", ["name", "width", "height", "frames", "fps"],
                [("alpha", W, H, N, 10), ("beta", W, H, N, 20)])
-    _write_csv(root / "fixations.csv", ["video", "subject", "onset_ms", "duration_ms", "x", "y"],
+    write_csv(root / "fixations.csv", ["video", "subject", "onset_ms", "duration_ms", "x", "y"],
                VIDEO_FIXATIONS)
     return root
 
@@ -85,8 +79,8 @@ def _image_set(root: Path) -> Path:
     (root / "stimuli").mkdir(parents=True)
     Image.new("RGB", (40, 30), (200, 10, 10)).save(root / "stimuli" / "a.jpg")
     Image.new("RGB", (20, 20), (10, 10, 200)).save(root / "stimuli" / "b.png")
-    _write_csv(root / "images.csv", ["image", "width", "height"], [("a.jpg", 40, 30), ("b.png", 20, 20)])
-    _write_csv(root / "fixations.csv", ["image", "subject", "x", "y", "onset_ms", "duration_ms"],
+    write_csv(root / "images.csv", ["image", "width", "height"], [("a.jpg", 40, 30), ("b.png", 20, 20)])
+    write_csv(root / "fixations.csv", ["image", "subject", "x", "y", "onset_ms", "duration_ms"],
                [("a.jpg", 1, 3.5, 4.0, "", 200), ("a.jpg", 2, 39.0, 29.0, "", 100), ("b.png", 1, 10, 10, 0, 300)])
     return root
 
@@ -148,8 +142,8 @@ def test_wrong_layout_is_a_clear_error(tmp_path):
 
 def test_missing_column_is_a_clear_error(tmp_path):
     (tmp_path / "videos").mkdir()
-    _write_csv(tmp_path / "videos.csv", ["name", "width"], [("x", 1)])
-    _write_csv(tmp_path / "fixations.csv", ["video"], [])
+    write_csv(tmp_path / "videos.csv", ["name", "width"], [("x", 1)])
+    write_csv(tmp_path / "fixations.csv", ["video"], [])
     with pytest.raises(LayoutError, match="missing column"):
         read_dataset(tmp_path)
 
@@ -267,7 +261,7 @@ def test_cache_trusts_decoded_frame_count(video_root, tmp_path):
     for name in ("alpha.avi", "beta.mp4"):
         (root / "videos" / name).write_bytes((video_root / "videos" / name).read_bytes())
     (root / "fixations.csv").write_bytes((video_root / "fixations.csv").read_bytes())
-    _write_csv(root / "videos.csv", ["name", "width", "height", "frames", "fps"],
+    write_csv(root / "videos.csv", ["name", "width", "height", "frames", "fps"],
                [("alpha", W, H, N - 3, 10), ("beta", W, H, N + 4, 20)])
     cache = build_cache(root, 8, cache_dir=tmp_path / "cache", progress=False)
     assert len(cache) == 2 * N and cache.frames.shape[0] == cache.density.shape[0] == 2 * N
@@ -301,3 +295,168 @@ def test_real_xu_hevc_small_videos(tmp_path):
     assert len(cache) == sum(got.values())
     assert int(np.diff(cache.offsets).min()) >= 1  # every frame has an active fixation
     assert np.all((cache.points >= 0) & (cache.points < 1))
+
+
+# ----------------------------------------------------------------------------- map layouts (DHF1K, AVS1K)
+
+def _blob(w: int, h: int, centres: list[tuple[int, int]], sigma: float = 3.0) -> np.ndarray:
+    """A uint8 density map: Gaussian blobs at (x, y) centres, peak 255."""
+    y, x = np.mgrid[0:h, 0:w]
+    m = sum(np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * sigma**2)) for cx, cy in centres)
+    return (255 * m / m.max()).astype(np.uint8)
+
+
+def _png(path: Path, array: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path)
+
+
+def _fixpng(path: Path, w: int, h: int, points: list[tuple[int, int]]) -> None:
+    fix = np.zeros((h, w), np.uint8)
+    for x, y in points:
+        fix[y, x] = 255
+    _png(path, fix)
+
+
+DHF_W, DHF_H, DHF_N = 64, 48, 6
+
+
+def _dhf_points(video: int, k: int) -> list[tuple[int, int]]:
+    return [(10 + 5 * k, 12 + video), (50, 40 - k)]
+
+
+@pytest.fixture(scope="module")
+def dhf1k_root(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("dhf1k")
+    (root / "video").mkdir()
+    for video in (1, 2, 3):  # 003 has no annotation (like DHF1K's test set)
+        with av.open(str(root / "video" / f"{video:03d}.AVI"), mode="w") as container:
+            stream = container.add_stream("mpeg4", rate=Fraction(30))
+            stream.width, stream.height, stream.pix_fmt = DHF_W, DHF_H, "yuv420p"
+            for k in range(DHF_N):
+                rgb = np.full((DHF_H, DHF_W, 3), _grey(k), dtype=np.uint8)
+                container.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+            container.mux(stream.encode(None))
+    for video in (1, 2):
+        folder = root / "annotation" / f"{video:04d}"
+        for k in range(DHF_N):
+            pts = _dhf_points(video, k)
+            _png(folder / "maps" / f"{k + 1:04d}.png", _blob(DHF_W, DHF_H, pts))
+            _fixpng(folder / "fixation" / f"{k + 1:04d}.png", DHF_W, DHF_H, pts)
+    return root
+
+
+def test_dhf1k_layout_and_cache(dhf1k_root, tmp_path):
+    assert detect_layout(dhf1k_root) == "dhf1k"
+    ds = read_dataset(dhf1k_root)
+    assert [it.name for it in ds.items] == ["001", "002"] and ds.density_from == "maps"
+    assert (ds.items[0].width, ds.items[0].height, ds.items[0].frames) == (DHF_W, DHF_H, DHF_N)
+    cache = build_cache(dhf1k_root, 16, cache_dir=tmp_path, progress=False)
+    assert cache.frames.shape == (2 * DHF_N, 16, 16, 3) and cache.density.shape == (2 * DHF_N, 16, 16)
+    assert cache.meta["density_from"] == "maps" and cache.meta["items"][0]["points_from"] == "fixation maps"
+    assert cache.index.tolist() == list(range(DHF_N)) * 2 and cache.names == ["001", "002"]
+    for i in range(2 * DHF_N):
+        video, k = 1 + i // DHF_N, i % DHF_N
+        want = normalise_points(np.array(_dhf_points(video, k), float), DHF_W, DHF_H)
+        assert _sorted(cache.points_of(i)) == pytest.approx(_sorted(want.astype(np.float32)))
+        assert cache.subjects_of(i).tolist() == [-1, -1]
+    assert np.allclose(cache.density.astype(np.float32).sum(axis=(1, 2)), 1.0, atol=1e-2)
+    means = cache.frames[:DHF_N].reshape(DHF_N, -1).mean(axis=1)
+    assert np.allclose(means, [_grey(k) for k in range(DHF_N)], atol=6)  # frames in decode order
+
+
+def test_dhf1k_missing_fixation_map_is_named(dhf1k_root, tmp_path):
+    root = tmp_path / "dhf"
+    (root / "video").mkdir(parents=True)
+    (root / "video" / "001.AVI").write_bytes((dhf1k_root / "video" / "001.AVI").read_bytes())
+    _png(root / "annotation" / "0001" / "maps" / "0001.png", _blob(8, 8, [(4, 4)]))
+    _png(root / "annotation" / "0001" / "maps" / "0002.png", _blob(8, 8, [(4, 4)]))
+    _fixpng(root / "annotation" / "0001" / "fixation" / "0001.png", 8, 8, [(4, 4)])
+    with pytest.raises(LayoutError, match="no fixation map for frame.*2"):
+        read_dataset(root)
+
+
+AVS_W, AVS_H = 80, 60
+
+
+def _avs_frames(root: Path, split: str, video: int, n: int, frame_dir: str = "Frame/64") -> None:
+    for k in range(n):
+        _png(root / split / frame_dir / f"AV{video:03d}_{k + 1:05d}.png",
+             np.full((64, 64, 3), _grey(k), np.uint8))
+
+
+@pytest.fixture(scope="module")
+def avs1k_root(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("avs1k")
+    for split, video in (("trainSet", 1), ("validSet", 2)):
+        _avs_frames(root, split, video, 4)
+        for k in range(4):
+            _png(root / split / "Ground" / f"AV{video:03d}_{k + 1:05d}.png",
+                 _blob(AVS_W, AVS_H, [(20 + 4 * k, 30), (60, 15)], sigma=2.5))
+    _avs_frames(root, "trainSet", 1, 5)  # frame 5 has no map: left out
+    _avs_frames(root, "testSet", 3, 2)  # no Ground at all: the set is skipped
+    return root
+
+
+def test_avs1k_layout_with_density_peaks(avs1k_root, tmp_path):
+    assert detect_layout(avs1k_root) == "avs1k"
+    ds = read_dataset(avs1k_root)
+    assert [it.name for it in ds.items] == ["AV001", "AV002"]
+    assert (ds.items[0].width, ds.items[0].height, ds.items[0].frames) == (AVS_W, AVS_H, 4)
+    assert ds.items[0].frame_files[0].parent.name == "64"
+    cache = build_cache(avs1k_root, 16, cache_dir=tmp_path, progress=False)
+    assert len(cache) == 8 and cache.meta["items"][1]["points_from"] == "density peaks"
+    for i in range(8):
+        k = i % 4
+        want = normalise_points(np.array([(20 + 4 * k, 30), (60, 15)], float), AVS_W, AVS_H)
+        assert _sorted(cache.points_of(i)) == pytest.approx(_sorted(want.astype(np.float32)))
+    assert (cache.subjects == -1).all()
+    assert cache.frames[:4].reshape(4, -1).mean(axis=1) == pytest.approx([_grey(k) for k in range(4)], abs=2)
+
+
+def test_plain_split_folders(tmp_path):
+    root = tmp_path / "plain"
+    for k in range(3):  # train/frames/<video>/ + train/maps/<video>/ with fixation maps
+        _png(root / "train" / "frames" / "walk" / f"{k:03d}.png", np.full((30, 40, 3), 90, np.uint8))
+        _png(root / "train" / "maps" / "walk" / f"{k:03d}.png", _blob(40, 30, [(10, 10)]))
+        _fixpng(root / "train" / "fixation" / "walk" / f"{k:03d}.png", 40, 30, [(10, 10), (11, 12)])
+    for k in range(2):  # valid/<video>/frames/ + valid/<video>/maps/, density only
+        _png(root / "valid" / "run" / "frames" / f"{k + 1}.png", np.full((30, 40, 3), 90, np.uint8))
+        _png(root / "valid" / "run" / "maps" / f"{k + 1}.png", _blob(40, 30, [(30, 20)]))
+    assert detect_layout(root) == "split-folders"
+    ds = read_dataset(root)
+    assert [(it.name, it.frames, it.points_from) for it in ds.items] == [
+        ("walk", 3, "fixation maps"), ("run", 2, "density peaks")]
+    cache = build_cache(root, 8, cache_dir=tmp_path / "c", progress=False)
+    assert np.diff(cache.offsets).tolist() == [2, 2, 2, 1, 1]
+    with pytest.raises(LayoutError, match="nope"):
+        read_dataset(root, only=["nope"])
+
+
+def test_density_peaks_are_blob_centres():
+    from uva_cli.data.maps import density_peaks
+
+    dens = _blob(100, 60, [(20, 15), (70, 40)], sigma=4).astype(float)
+    dens[dens < 3] = 1.0  # a faint floor: no peaks there
+    assert sorted(map(tuple, density_peaks(dens).tolist())) == [(20.0, 15.0), (70.0, 40.0)]
+    assert density_peaks(np.zeros((10, 10))).shape == (0, 2)
+    flat = np.zeros((10, 10))
+    flat[4:6, 4:6] = 1.0  # a plateau counts once, at its centre
+    assert density_peaks(flat).shape == (1, 2)
+
+
+def test_unknown_layout_lists_map_layouts(tmp_path):
+    (tmp_path / "x.txt").write_text("")
+    with pytest.raises(LayoutError) as err:
+        detect_layout(tmp_path)
+    assert "dhf1k" in str(err.value) and "avs1k" in str(err.value) and "split-folders" in str(err.value)
+
+
+def test_fixation_cache_stores_subjects(video_root, tmp_path):
+    cache = build_cache(video_root, 8, cache_dir=tmp_path, progress=False)
+    assert cache.subjects.dtype == np.int32 and cache.subjects.shape == (len(cache.points),)
+    alpha = read_dataset(video_root).items[0]
+    for k in range(N):  # subject 1 at (10, 20)/(50, 30), subject 2 at (95, 63)/(0, 0), 3 at (48, 32)
+        owner = {(10, 20): 1, (50, 30): 1, (95, 63): 2, (0, 0): 2, (48, 32): 3}
+        want = sorted(owner[tuple(map(int, p))] for p in active_points(alpha, k))
+        assert sorted(cache.subjects_of(k).tolist()) == want

@@ -1,22 +1,40 @@
-"""`uva saliency` as library functions: plan outputs for one or many inputs, run each video
-through the predictor into its writers, and keep going past failures in batch mode."""
+"""`uva saliency` as library functions: plan outputs for one or many inputs, split a batch into
+shards, run each video through the predictor into its writers, record what happened, and keep
+going past failures in batch mode.
+
+Reliability rules kept here: an output only appears under its final name when complete (the
+writers), a re-run skips inputs whose outputs all exist, an interrupt stops within about one
+frame and removes the unfinished outputs, and no input name can place a file outside --out-dir.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import logging
+import os
+import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 from .engine import Predictor, predict_frames
-from .errors import InputError, OutputError, UvaError
+from .errors import InputError, OutputError, UvaError, reason
 from .outputs import open_output
 from .threads import Worker, prefetch
-from .video import VIDEO_EXTENSIONS, iter_frames, probe
+from .video import VIDEO_EXTENSIONS, VideoInfo, iter_frames, probe
 
+log = logging.getLogger("uva")
 
 # Where each output kind goes inside --out-dir, for an input with stem <stem>.
 OUTPUT_SUFFIX = {"overlay": ".overlay.mp4", "heatmap": ".heatmap.mp4", "maps": "", "npz": ".npz"}
+# Bytes of full-size frames one pipeline stage (decode queue, network batch, write queue) may
+# hold: 4K overlays get shorter queues and batches instead of gigabytes of frames in flight.
+NATIVE_BUDGET = 256 << 20
+QUEUE_DEPTH = 32
 
 ProgressFn = Callable[[int], None]
 
@@ -32,7 +50,7 @@ class Task:
 @dataclass
 class Result:
     source: Path
-    status: str  # "done", "skipped" or "failed"
+    status: str  # "done", "skipped", "failed" or "interrupted"
     frames: int = 0
     seconds: float = 0.0
     error: str = ""
@@ -46,92 +64,223 @@ class Summary:
         return sum(r.status == status for r in self.results)
 
 
-def find_videos(paths: Iterable[Path]) -> list[tuple[Path, Path]]:
-    """(video, path relative to the output folder without suffix) for files and folders given.
-    Folders are searched recursively and their sub-folder structure is kept."""
-    found: list[tuple[Path, Path]] = []
+def _hidden(parts: Iterable[str]) -> bool:
+    return any(part.startswith(".") for part in parts)
+
+
+def _inside(path: Path, folder: Path | None) -> bool:
+    return folder is not None and path.resolve().is_relative_to(folder)
+
+
+def find_videos(paths: Iterable[Path], exclude: Path | None = None) -> list[tuple[Path, tuple[str, ...]]]:
+    """(video, output name parts) for the files and folders given: the sub-folders below the
+    folder given, then the stem. Folders are searched recursively, skipping hidden files and
+    folders (temporaries among them) and anything under `exclude` (the output folder, so
+    outputs are never taken for inputs). A video given twice is kept once."""
+    exclude = exclude.resolve() if exclude is not None and exclude.exists() else None
+    found: list[tuple[Path, tuple[str, ...]]] = []
+    seen: set[Path] = set()
     for path in paths:
         if path.is_dir():
-            videos = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS
-                            and not p.name.startswith("."))
+            videos = sorted(p for p in path.rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS
+                            and not _hidden(p.relative_to(path).parts) and p.is_file() and not _inside(p, exclude))
             if not videos:
                 raise InputError(f"{path}: folder holds no video files ({', '.join(VIDEO_EXTENSIONS[:5])}, …)")
-            found += [(v, v.relative_to(path).with_suffix("")) for v in videos]
+            pairs = [(v, (*v.parent.relative_to(path).parts, _stem(v))) for v in videos]
         elif path.exists():
-            found.append((path, Path(path.stem)))
+            pairs = [(path, (_stem(path),))]
         else:
             raise InputError(f"{path}: no such file or folder")
+        for video, parts in pairs:
+            if video.resolve() not in seen:
+                seen.add(video.resolve())
+                found.append((video, parts))
     return found
 
 
+def _stem(video: Path) -> str:
+    """The file name without its extension, unless that leaves "", "." or ".." (a file named
+    "..mp4"), which as a path component would point at the output folder or above it."""
+    stem = video.name[: len(video.name) - len(video.suffix)]
+    return stem if stem not in ("", ".", "..") else video.name
+
+
 def plan(paths: Iterable[Path], out_dir: Path, kinds: Iterable[str]) -> list[Task]:
-    """Output paths per input under out_dir, mirroring sub-folders. Relative names come from the
-    inputs' own paths below the folder given, so no input name can place a file outside out_dir."""
+    """Output paths per input under out_dir, mirroring sub-folders. Names come from the inputs'
+    own paths below the folder given, never from `..` or absolute parts, and each is checked to
+    lie inside out_dir. Two inputs that would share names (clip.mp4 and clip.mkv) keep their
+    extensions instead: clip.mp4.overlay.mp4, clip.mkv.overlay.mp4."""
+    kinds = list(kinds)
+    found = find_videos(paths, exclude=out_dir)
+    keys = [tuple(p.casefold() for p in parts) for _, parts in found]
+    clashing = {k for k in keys if keys.count(k) > 1}
+    names: dict[tuple[str, ...], Path] = {}
     tasks = []
-    for video, rel in find_videos(paths):
-        base = out_dir / rel
-        tasks.append(Task(video, {k: base.with_name(base.name + OUTPUT_SUFFIX[k]) for k in kinds}))
+    for (video, parts), key in zip(found, keys):
+        if key in clashing:
+            parts = (*parts[:-1], video.name)
+        other = names.setdefault(tuple(p.casefold() for p in parts), video)
+        if other != video:
+            raise InputError(f"{video}: would write the same outputs as {other}; give their folders "
+                             "instead of the files, or run them separately")
+        tasks.append(Task(video, {k: _output_path(out_dir, parts, OUTPUT_SUFFIX[k]) for k in kinds}))
     return tasks
+
+
+def _output_path(out_dir: Path, parts: tuple[str, ...], suffix: str) -> Path:
+    """out_dir/<folders>/<stem><suffix>, refused if any part could step outside out_dir."""
+    names = (*parts[:-1], parts[-1] + suffix)
+    target = out_dir.joinpath(*names)
+    if any(n in ("", ".", "..") or "/" in n or os.sep in n for n in names) or \
+            not Path(os.path.normpath(target)).is_relative_to(os.path.normpath(out_dir)):
+        raise OutputError(f"{target}: would lie outside the output folder {out_dir}")
+    return target
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """"I/N" -> (I, N), 1 <= I <= N: this process's part of a batch split N ways."""
+    try:
+        index, count = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise ValueError(f"expected I/N such as 1/4, got {text!r}") from None
+    if not 1 <= index <= count:
+        raise ValueError(f"shard {index}/{count}: I must be between 1 and N")
+    return index, count
+
+
+def shard(tasks: list[Task], index: int, count: int) -> list[Task]:
+    """Shard `index` of `count` (1-based): round-robin over the inputs sorted by path, so N
+    processes given the same inputs share them evenly and cover each exactly once."""
+    return sorted(tasks, key=lambda t: str(t.source))[index - 1::count]
 
 
 def is_done(task: Task) -> bool:
     return all(p.exists() for p in task.outputs.values())
 
 
+def _refuse_overwriting_input(task: Task) -> None:
+    source = task.source.resolve()
+    for path in task.outputs.values():
+        if path.resolve() == source:
+            raise OutputError(f"{path}: output would overwrite the input")
+
+
+def _frames_in_flight(info: VideoInfo, native: bool) -> int:
+    """How many frames one stage may hold: QUEUE_DEPTH, fewer when full-size frames are big."""
+    return QUEUE_DEPTH if not native else max(2, NATIVE_BUDGET // (info.width * info.height * 3))
+
+
+def _write_all(writers: list, on_frames: ProgressFn | None, item) -> None:
+    for writer in writers:
+        writer.write(*item)
+    if on_frames:
+        on_frames(1)
+
+
 def run_task(task: Task, predictor: Predictor, alpha: float = 0.6, colormap: str = "turbo",
              on_start: Callable[[int], None] | None = None, on_frames: ProgressFn | None = None) -> Result:
-    """Predict one video into all its outputs; on any failure every partial output is removed."""
+    """Predict one video into all its outputs. Decode, network and writers run as threaded
+    stages; on any failure or interrupt the stages are stopped without draining their queues
+    and every partial output is removed."""
     started = time.perf_counter()
+    _refuse_overwriting_input(task)
     info = probe(task.source)
-    for path in task.outputs.values():
-        if path.resolve() == task.source.resolve():
-            raise OutputError(f"{path}: output would overwrite the input")
     if on_start:
         on_start(info.frames or round((info.duration or 0) * info.fps))
-    writers = []
+    writers, stages, worker = [], [], None
     try:
         for kind, path in task.outputs.items():
             writers.append(open_output(kind, path, info, alpha, colormap))
         native = any(w.needs_native for w in writers)
-        frames = prefetch(iter_frames(task.source, size=predictor.input_size, native=native, info=info))
+        in_flight = _frames_in_flight(info, native)
+        depth = min(QUEUE_DEPTH, in_flight)
+        frames = prefetch(iter_frames(task.source, size=predictor.input_size, native=native, info=info), depth)
+        sized = dataclasses.replace(predictor, batch_size=min(predictor.batch_size, in_flight))
+        predictions = predict_frames(sized, frames)
+        stages = [predictions, frames]
+        worker = Worker(partial(_write_all, writers, on_frames), depth)
         count = 0
-
-        def write(item) -> None:
-            for writer in writers:
-                writer.write(*item)
-            if on_frames:
-                on_frames(1)
-
-        worker = Worker(write)
-        try:
-            for item in predict_frames(predictor, frames):
-                worker.submit(item)
-                count += 1
-        finally:
-            worker.close()
+        for item in predictions:
+            worker.submit(item)
+            count += 1
+        worker.close()
         if count == 0:
             raise InputError(f"{task.source}: no frame could be decoded")
         for writer in writers:
             writer.close()
     except BaseException:
+        if worker is not None:
+            worker.cancel()
+        for stage in stages:
+            stage.close()
         for writer in writers:
             writer.abort()
         raise
     return Result(task.source, "done", count, time.perf_counter() - started)
 
 
-def run_batch(tasks: list[Task], predictor: Predictor, overwrite: bool = False,
-              before: Callable[[int, Task], None] | None = None, **kw) -> Summary:
-    """Run every task, skipping finished ones, recording failures instead of stopping."""
+def run_batch(tasks: list[Task], predictor: Predictor, overwrite: bool = False, keep_going: bool = True,
+              before: Callable[[int, Task], None] | None = None,
+              after: Callable[[Result], None] | None = None, **kw) -> Summary:
+    """Run every task, skipping finished ones (unless `overwrite`). A failure is recorded and,
+    with `keep_going`, the batch goes on; without it (one named video) it is re-raised.
+    `after` sees each result as soon as it is known (the manifest); an interrupt is recorded
+    as "interrupted" and re-raised."""
     summary = Summary()
     for i, task in enumerate(tasks):
         if before:
             before(i, task)
+        error: BaseException | None = None
         if not overwrite and is_done(task):
-            summary.results.append(Result(task.source, "skipped"))
-            continue
-        try:
-            summary.results.append(run_task(task, predictor, **kw))
-        except UvaError as exc:
-            summary.results.append(Result(task.source, "failed", error=str(exc)))
+            result = Result(task.source, "skipped", error="outputs exist")
+        else:
+            try:
+                result = run_task(task, predictor, **kw)
+            except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - one bad input must not end a batch
+                result, error = _failure(task, exc), exc
+        summary.results.append(result)
+        if after:
+            after(result)
+        if error is not None and (isinstance(error, KeyboardInterrupt) or not keep_going):
+            raise error
     return summary
+
+
+def _failure(task: Task, exc: BaseException) -> Result:
+    if isinstance(exc, KeyboardInterrupt):
+        return Result(task.source, "interrupted", error=f"interrupted ({exc or 'SIGINT'})")
+    if isinstance(exc, UvaError):
+        return Result(task.source, "failed", error=str(exc))
+    log.info("%s: unexpected error", task.source, exc_info=True)  # the traceback, with --debug
+    return Result(task.source, "failed", error=f"{task.source}: unexpected {type(exc).__name__}: {exc} "
+                  "(a bug; rerun with --debug and report it)")
+
+
+@contextmanager
+def manifest(target: str | os.PathLike | None) -> Iterator[Callable[[Result], None]]:
+    """A function that appends one JSON line per result to `target` ('-' = stdout, None = off).
+    Each line is written whole and flushed at once in append mode, so shards can share one
+    file and a killed job keeps every line it wrote."""
+    if target is None:
+        yield lambda result: None
+        return
+    if str(target) == "-":
+        fh, owned = sys.stdout, False
+    else:
+        try:
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
+            fh, owned = open(target, "a", encoding="utf-8"), True
+        except OSError as exc:
+            raise OutputError(f"{target}: cannot write the manifest ({reason(exc)})") from None
+
+    def record(result: Result) -> None:
+        line = json.dumps({"path": str(result.source), "status": result.status, "reason": result.error,
+                           "frames": result.frames, "seconds": round(result.seconds, 3)}, ensure_ascii=False)
+        fh.write(line + "\n")
+        fh.flush()
+
+    try:
+        yield record
+    finally:
+        if owned:
+            fh.close()

@@ -8,6 +8,7 @@ Every writer takes (frame, map) pairs in frame order: map is (S, S) float32 in [
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import zipfile
 from pathlib import Path
@@ -16,10 +17,11 @@ import numpy as np
 from PIL import Image
 
 from . import render
-from .errors import OutputError
+from .errors import OutputError, reason, write_failed
 from .video import Frame, VideoInfo, VideoWriter
 
 OUTPUT_KINDS = ("overlay", "heatmap", "maps", "npz")
+MAP_NAME = re.compile(r"\d{6}\.png")
 
 
 def _part(path: Path) -> Path:
@@ -38,7 +40,7 @@ class VideoOutput:
 
     def __init__(self, path: Path, info: VideoInfo, kind: str, alpha: float = 0.6,
                  colormap: str = "turbo"):
-        self.kind, self.alpha = kind, alpha
+        self.path, self.kind, self.alpha = path, kind, alpha
         self.needs_native = kind == "overlay"
         self.lut = render.colormap_lut(colormap)
         self.size = (info.height, info.width)
@@ -58,6 +60,16 @@ class VideoOutput:
         self.writer.abort()
 
 
+def _refuse_foreign_folder(path: Path) -> None:
+    """Replacing an older maps folder deletes it; never delete one that holds anything else
+    (`--maps ~/Pictures` must not cost the user their pictures)."""
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"{path}: exists and is not a folder; choose another --maps folder")
+    if path.is_dir() and any(not MAP_NAME.fullmatch(p.name) for p in path.iterdir()):
+        raise OutputError(f"{path}: folder exists and holds files that are not uva maps; refusing to "
+                          "replace it (choose a new folder)")
+
+
 class MapsOutput:
     """One 8-bit grayscale PNG per frame at the source resolution: 000001.png, 000002.png, …"""
 
@@ -66,11 +78,12 @@ class MapsOutput:
     def __init__(self, path: Path, info: VideoInfo):
         self.path, self.tmp = path, _part(path)
         self.size = (info.height, info.width)
+        _refuse_foreign_folder(path)
         shutil.rmtree(self.tmp, ignore_errors=True)
         try:
             self.tmp.mkdir(parents=True)
         except OSError as exc:
-            raise OutputError(f"{path}: cannot create folder ({exc.strerror})") from None
+            raise OutputError(f"{path}: cannot create folder ({reason(exc)})") from None
 
     def write(self, frame: Frame, smap: np.ndarray) -> None:
         smap8 = render.upsample8(smap, *self.size)
@@ -78,10 +91,14 @@ class MapsOutput:
             Image.fromarray(smap8, mode="L").save(self.tmp / f"{frame.index + 1:06d}.png", compress_level=1)
         except OSError as exc:
             self.abort()
-            raise OutputError(f"{self.path}: write failed ({exc.strerror})") from None
+            raise write_failed(self.path, exc) from None
 
     def close(self) -> None:
-        _replace(self.tmp, self.path)
+        try:
+            _replace(self.tmp, self.path)
+        except OSError as exc:
+            self.abort()
+            raise write_failed(self.path, exc) from None
 
     def abort(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
@@ -104,7 +121,7 @@ class NpzOutput:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.fh = open(self.raw, "wb")
         except OSError as exc:
-            raise OutputError(f"{path}: cannot write ({exc.strerror})") from None
+            raise OutputError(f"{path}: cannot write ({reason(exc)})") from None
 
     def write(self, frame: Frame, smap: np.ndarray) -> None:
         self.shape = smap.shape
@@ -113,12 +130,12 @@ class NpzOutput:
             self.fh.write(smap.astype(np.float16).tobytes())
         except OSError as exc:
             self.abort()
-            raise OutputError(f"{self.path}: write failed ({exc.strerror})") from None
+            raise write_failed(self.path, exc) from None
 
     def close(self) -> None:
-        self.fh.close()
         shape = (len(self.times), *(self.shape or (0, 0)))
         try:
+            self.fh.close()
             with zipfile.ZipFile(self.tmp, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
                 with zf.open("maps.npy", "w", force_zip64=True) as entry, open(self.raw, "rb") as src:
                     np.lib.format.write_array_header_1_0(
@@ -129,14 +146,17 @@ class NpzOutput:
                                     ("fps", np.float64(self.fps))):
                     with zf.open(f"{name}.npy", "w") as entry:
                         np.lib.format.write_array(entry, np.asarray(value))
+            self.raw.unlink(missing_ok=True)
+            _replace(self.tmp, self.path)
         except OSError as exc:
             self.abort()
-            raise OutputError(f"{self.path}: write failed ({exc.strerror})") from None
-        self.raw.unlink(missing_ok=True)
-        _replace(self.tmp, self.path)
+            raise write_failed(self.path, exc) from None
 
     def abort(self) -> None:
-        self.fh.close()
+        try:
+            self.fh.close()  # flushing may fail again on a full disk; the file goes anyway
+        except OSError:
+            pass
         self.raw.unlink(missing_ok=True)
         self.tmp.unlink(missing_ok=True)
 

@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image
 from scipy.ndimage import median_filter
 
+from .threads import prefetch
 from .video import VideoInfo, VideoWriter, iter_frames
 
 HIST_BINS = 4  # per channel: 4x4x4 joint RGB bins, coarse enough to ignore noise and small motion
@@ -37,7 +38,7 @@ class CameraConfig:
     max_accel: float = 2.0  # frame sides per second squared
     gain: float = 3.0  # 1/s: wanted speed per unit of distance beyond the dead-zone
     smooth: float = 0.4  # seconds: centred median window over the targets (drops one-frame flicker)
-    cut_threshold: float = 0.45  # histogram distance (0..1) between consecutive frames that is a cut
+    cut_threshold: float = 0.22  # histogram distance (0..1) between consecutive frames that is a cut
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def _even(value: float) -> int:
-    return max(2, int(round(value)) // 2 * 2)
+    return max(2, 2 * int(round(value / 2)))
 
 
 # ----------------------------------------------------------------------------- windows
@@ -264,7 +265,7 @@ def render_windows(source: str | os.PathLike, info: VideoInfo, videos: list[Crop
     try:
         for video in videos:
             writers.append(VideoWriter(video.path, *video.size, info.fps, audio_from=audio))
-        for frame in iter_frames(source, native=True, info=info):
+        for frame in prefetch(iter_frames(source, native=True, info=info), depth=4):
             for video, writer in zip(videos, writers):
                 window = video.windows[min(frame.index, len(video.windows) - 1)]
                 writer.write(crop_resize(frame.native, window, video.size), frame.time)

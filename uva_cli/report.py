@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 
 from .errors import OutputError
 from .evaluation import Evaluation, frame_grid
-from .render import colormap_lut, overlay, to_uint8, upsample
+from .render import colormap_lut, overlay, upsample8
 
 LOWER_IS_BETTER = {"kld"}
 PANEL_WIDTH = 320  # contact-sheet panel width in pixels
@@ -36,7 +36,7 @@ def _header(metric: str) -> str:
 def describe(ev: Evaluation) -> str:
     """One line naming what was scored on what."""
     who = f"{ev.predictor['kind']} {ev.predictor['name']}"
-    step = f", every {ev.frame_step}th frame" if ev.frame_step > 1 else ""
+    step = f", frame step {ev.frame_step}" if ev.frame_step > 1 else ""
     return f"{who} on {ev.data.name} ({ev.split} videos{step})"
 
 
@@ -115,7 +115,7 @@ def contact_sheet(ev: Evaluation, name: str, indices: list[int], frames: dict[in
         base = np.asarray(Image.fromarray(rgb).resize((dw, dh), Image.BICUBIC))
         pred = np.asarray(ev.scores.kept[i], np.float32)
         pred = pred / pred.max() if pred.max() > 0 else pred
-        over = overlay(base, to_uint8(upsample(pred, dh, dw)), lut)
+        over = overlay(base, upsample8(pred, dh, dw), lut)
         dots = Image.fromarray((base * 0.45).astype(np.uint8))
         draw = ImageDraw.Draw(dots)
         points = ev.cache.points_of(i)

@@ -36,6 +36,7 @@ from . import reframe
 from .engine import Predictor, predict_frames
 from .errors import InputError, OutputError
 from .outputs import _part, _replace
+from .threads import prefetch
 from .video import Frame, VideoInfo, iter_frames, probe
 
 SCHEMA_VERSION = 1
@@ -224,7 +225,7 @@ class Tracker:
         cx, cy, w, h = track.state
         x0, y0 = max(0.0, cx - w / 2), max(0.0, cy - h / 2)
         x1, y1 = min(float(self.width), cx + w / 2), min(float(self.height), cy + h / 2)
-        rect = (x0, y0, max(0.0, x1 - x0), max(0.0, y1 - y0))
+        rect = (float(x0), float(y0), float(max(0.0, x1 - x0)), float(max(0.0, y1 - y0)))
         return Box(*rect, score=box_score(table, rect, self.width, self.height), track_id=track.id)
 
 
@@ -353,49 +354,53 @@ class RoiRequest:
     source: Path
     json: str | Path | None = None  # path or "-"
     jsonl: str | Path | None = None
-    crop: Path | None = None
+    crop_video: Path | None = None
     crop_size: tuple[int, int] | None = None  # output size of --crop; default: the window's own
-    reframe: Path | None = None
+    reframe_video: Path | None = None
     aspect: float | None = None  # of the reframe window (width / height)
     config: RoiConfig = field(default_factory=RoiConfig)
     camera: reframe.CameraConfig = field(default_factory=reframe.CameraConfig)
 
     @property
     def videos(self) -> bool:
-        return bool(self.crop or self.reframe)
+        return bool(self.crop_video or self.reframe_video)
 
 
-@dataclass
-class Plan:
-    """The planned camera windows per output kind ("crop", "reframe"): (N, 4) x, y, w, h."""
+def follow_targets(results: list[FrameResult], targets: np.ndarray, window: tuple[int, int], width: int,
+                   height: int, camera: reframe.CameraConfig = reframe.CameraConfig()) -> np.ndarray:
+    """(N, 4) int windows of size `window` on a camera path following per-frame `targets`
+    (N, 2 centres; NaN = none), reset at each shot."""
+    times = np.array([r.time for r in results], dtype=np.float64)
+    shots = np.array([r.shot for r in results])
+    lo, hi = (window[0] / 2, window[1] / 2), (width - window[0] / 2, height - window[1] / 2)
+    path = reframe.camera_path(targets, times, shots, lo, hi, (width, height), camera)
+    return reframe.windows_from_path(path, window, width, height)
 
-    windows: dict[str, np.ndarray]
-    sizes: dict[str, tuple[int, int]]
+
+def reframe_windows(results: list[FrameResult], window: tuple[int, int], width: int, height: int,
+                    camera: reframe.CameraConfig = reframe.CameraConfig()) -> np.ndarray:
+    """The reframe camera: follows the most salient window position of each frame."""
+    targets = np.array([r.focus for r in results], dtype=np.float64).reshape(-1, 2)
+    return follow_targets(results, targets, window, width, height, camera)
+
+
+def crop_windows(results: list[FrameResult], aspect: float, width: int, height: int,
+                 camera: reframe.CameraConfig = reframe.CameraConfig()) -> np.ndarray:
+    """The subject camera: a fixed-size window of `aspect` following each shot's main track."""
+    centres, sizes = main_track_targets(results)
+    window = reframe.crop_window(sizes, width, height, aspect)
+    return follow_targets(results, centres, window, width, height, camera)
 
 
 def plan_windows(results: list[FrameResult], info: VideoInfo, request: RoiRequest,
-                 window: tuple[int, int] | None) -> Plan:
-    """Camera paths for the crop (following each shot's main track) and the reframe (following
-    the most salient window), as per-frame windows."""
-    width, height = info.width, info.height
-    times = np.array([r.time for r in results])
-    shots = np.array([r.shot for r in results])
-    plan = Plan({}, {})
-
-    def follow(targets: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        lo, hi = (size[0] / 2, size[1] / 2), (width - size[0] / 2, height - size[1] / 2)
-        path = reframe.camera_path(targets, times, shots, lo, hi, (width, height), request.camera)
-        return reframe.windows_from_path(path, size, width, height)
-
-    if request.reframe and window:
-        targets = np.array([r.focus for r in results], dtype=np.float64).reshape(-1, 2)
-        plan.windows["reframe"], plan.sizes["reframe"] = follow(targets, window), window
-    if request.crop:
-        centres, sizes = main_track_targets(results)
-        aspect = (request.crop_size[0] / request.crop_size[1]) if request.crop_size else width / height
-        size = reframe.crop_window(sizes, width, height, aspect)
-        plan.windows["crop"] = follow(centres, size)
-        plan.sizes["crop"] = request.crop_size or size
+                 window: tuple[int, int] | None) -> dict[str, np.ndarray]:
+    """Per-frame windows of each camera asked for: "reframe" and/or "crop"."""
+    plan = {}
+    if request.reframe_video and window:
+        plan["reframe"] = reframe_windows(results, window, info.width, info.height, request.camera)
+    if request.crop_video:
+        aspect = request.crop_size[0] / request.crop_size[1] if request.crop_size else info.width / info.height
+        plan["crop"] = crop_windows(results, aspect, info.width, info.height, request.camera)
     return plan
 
 
@@ -415,9 +420,9 @@ def run_roi(request: RoiRequest, predictor: Predictor, on_stage: Callable[[str, 
     """
     started = time.perf_counter()
     info = probe(request.source)
-    refuse_overwriting_input(request.source, [p for p in (request.json, request.jsonl, request.crop,
-                                                          request.reframe) if p and str(p) != STDOUT])
-    window = reframe.reframe_window(info.width, info.height, request.aspect) if request.reframe else None
+    refuse_overwriting_input(request.source, [p for p in (request.json, request.jsonl, request.crop_video,
+                                                          request.reframe_video) if p and str(p) != STDOUT])
+    window = reframe.reframe_window(info.width, info.height, request.aspect) if request.reframe_video else None
     expected = info.frames or round((info.duration or 0) * info.fps)
     texts: list[TextOutput] = []
     try:
@@ -430,7 +435,7 @@ def run_roi(request: RoiRequest, predictor: Predictor, on_stage: Callable[[str, 
         count = 0
         if on_stage:
             on_stage("analysing", expected)
-        frames = iter_frames(request.source, size=predictor.input_size, info=info)
+        frames = prefetch(iter_frames(request.source, size=predictor.input_size, info=info))
         for result in analyse(predict_frames(predictor, frames), info.width, info.height, request.config,
                               request.camera.cut_threshold, window):
             if stream:
@@ -443,19 +448,21 @@ def run_roi(request: RoiRequest, predictor: Predictor, on_stage: Callable[[str, 
         if count == 0:
             raise InputError(f"{request.source}: no frame could be decoded")
         seconds = time.perf_counter() - started
-        plan = plan_windows(results, info, request, window) if request.videos else Plan({}, {})
+        plan = plan_windows(results, info, request, window) if request.videos else {}
         if request.json:
             texts.append(TextOutput(request.json))
             write_json(texts[-1], header(info, predictor.name, len(results)),
-                       (frame_record(r, plan.windows) for r in results))
+                       (frame_record(r, plan) for r in results))
         if request.jsonl and request.videos:
             texts.append(TextOutput(request.jsonl))
             texts[-1].write(_dumps(header(info, predictor.name, len(results))) + "\n")
             for r in results:
-                texts[-1].write(_dumps(frame_record(r, plan.windows)) + "\n")
+                texts[-1].write(_dumps(frame_record(r, plan)) + "\n")
         if request.videos:
-            paths = {"crop": request.crop, "reframe": request.reframe}
-            videos = [reframe.CropVideo(paths[k], plan.windows[k], plan.sizes[k]) for k in plan.windows]
+            paths = {"crop": request.crop_video, "reframe": request.reframe_video}
+            sizes = {"crop": request.crop_size}
+            videos = [reframe.CropVideo(paths[k], table, sizes.get(k) or tuple(int(v) for v in table[0, 2:]))
+                      for k, table in plan.items()]
             if on_stage:
                 on_stage("rendering", len(results))
             reframe.render_windows(request.source, info, videos, on_frames)

@@ -8,6 +8,7 @@ or non-increasing pts) from the frame index and the average frame rate.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import os
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from typing import Iterator
 import av
 import numpy as np
 
-from .errors import InputError, OutputError
+from .errors import InputError, OutputError, reason, write_failed
 
 log = logging.getLogger("uva")
 
@@ -26,6 +27,10 @@ log = logging.getLogger("uva")
 OUTPUT_TIME_BASE = Fraction(1, 90000)
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts",
                     ".flv", ".wmv", ".3gp", ".mts", ".m2ts", ".ogv", ".y4m")
+# Sanity bounds for what a (possibly damaged) header claims: beyond them the numbers are noise.
+MAX_PIXELS = 16384 * 16384
+FPS_RANGE = (0.1, 1000.0)
+MAX_GAP = 3600.0  # seconds between two frames before a timestamp is treated as broken
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,7 @@ class Frame:
 
 
 def _open(path: Path) -> av.container.InputContainer:
+    """Open for reading, or say in words why not: missing, empty, an image, audio only, cut short."""
     if not path.exists():
         raise InputError(f"{path}: no such file")
     if path.is_dir():
@@ -58,16 +64,51 @@ def _open(path: Path) -> av.container.InputContainer:
         raise InputError(f"{path}: empty file (0 bytes)")
     try:
         container = av.open(str(path))
-    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
-        raise InputError(f"{path}: not a readable video ({_reason(exc)})") from None
-    if not container.streams.video:
+    except PermissionError:
+        raise InputError(f"{path}: permission denied") from None
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError, OSError) as exc:
+        raise InputError(f"{path}: {_unreadable(path, exc)}") from None
+    fmt = container.format.name
+    if fmt in ("image2", "image2pipe") or fmt.endswith("_pipe"):
+        kind = container.streams.video[0].codec_context.name if container.streams.video else fmt
         container.close()
-        raise InputError(f"{path}: has no video stream")
+        raise InputError(f"{path}: is an image ({kind}), not a video")
+    if not container.streams.video:
+        audio = bool(container.streams.audio)
+        container.close()
+        raise InputError(f"{path}: has no video stream" + (" (audio only)" if audio else ""))
     return container
 
 
-def _reason(exc: Exception) -> str:
-    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+def _unreadable(path: Path, exc: Exception) -> str:
+    """FFmpeg only says "Invalid data"; name the commonest cause, an MP4 cut before its index."""
+    if _mp4_boxes(path) is not None and b"moov" not in _mp4_boxes(path):
+        return ("MP4 without its index (no moov atom): the file was cut short or its recording never "
+                "finished, so no frame can be located")
+    return f"not a readable video ({reason(exc)})"
+
+
+def _mp4_boxes(path: Path) -> set[bytes] | None:
+    """Top-level box types of an ISO-BMFF (MP4/MOV) file, or None if it does not start like one."""
+    size = path.stat().st_size
+    kinds: set[bytes] = set()
+    with open(path, "rb") as fh:
+        pos = 0
+        while pos + 8 <= size:
+            fh.seek(pos)
+            head = fh.read(16)
+            length, kind = int.from_bytes(head[:4], "big"), head[4:8]
+            if pos == 0 and kind != b"ftyp":
+                return None
+            if length == 1 and len(head) == 16:
+                length = int.from_bytes(head[8:16], "big")
+            elif length == 0:
+                length = size - pos
+            if length < 8:
+                break
+            kinds.add(kind)
+            pos += length
+    return kinds or None
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:
@@ -78,14 +119,19 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         stream = container.streams.video[0]
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         fps = float(rate) if rate else 25.0
+        if not FPS_RANGE[0] <= fps <= FPS_RANGE[1]:
+            log.warning("%s: implausible frame rate %.4g in the header; assuming 25 fps", path, fps)
+            fps = 25.0
         width, height = stream.codec_context.width, stream.codec_context.height
+        if width <= 0 or height <= 0:
+            raise InputError(f"{path}: video stream has no picture size")
+        if width * height > MAX_PIXELS:
+            raise InputError(f"{path}: picture size {width}x{height} is larger than uva handles (16384x16384)")
         rotation = _first_frame_rotation(container, stream)
         if rotation in (90, 270):
             width, height = height, width
         duration = float(container.duration / av.time_base) if container.duration else None
-        if width <= 0 or height <= 0:
-            raise InputError(f"{path}: video stream has no picture size")
-        return VideoInfo(path=path, width=width, height=height, fps=fps, frames=int(stream.frames or 0),
+        return VideoInfo(path=path, width=width, height=height, fps=fps, frames=max(0, int(stream.frames or 0)),
                          duration=duration, rotation=rotation, has_audio=bool(container.streams.audio),
                          codec=stream.codec_context.name)
     finally:
@@ -96,7 +142,7 @@ def _first_frame_rotation(container, stream) -> int:
     try:
         for frame in container.decode(stream):
             return int(round(frame.rotation / 90.0)) * 90 % 360
-    except av.error.FFmpegError:
+    except (av.error.FFmpegError, ValueError):
         pass
     return 0
 
@@ -110,8 +156,10 @@ def iter_frames(path: str | os.PathLike, size: int | None = None, native: bool =
     """Stream decoded frames; `size` gives square model-resolution RGB made by the converter
     (area filter), `native` the full display-resolution RGB. Memory does not grow with length.
 
-    Packets that fail to decode are skipped with a warning, so a damaged stream still yields
-    every frame that can be decoded, numbered consecutively.
+    A damaged stream still yields every frame that can be decoded. The frame of a packet that
+    fails to decode is replaced by a repeat of the previous picture at its own timestamp, so
+    frame numbers and timing stay those of the source; a file cut short ends early. Both are
+    reported as warnings with counts.
     """
     path = Path(path)
     info = info or probe(path)
@@ -120,41 +168,91 @@ def iter_frames(path: str | os.PathLike, size: int | None = None, native: bool =
     stream.thread_type = "AUTO"
     trust_pts = container.format.name not in ("avi",)
     step = 1.0 / info.fps
-    index, last_time, bad_packets = 0, None, 0
+
+    def convert(frame) -> tuple[np.ndarray | None, np.ndarray | None]:
+        small = big = None
+        if size:
+            small = frame.reformat(width=size, height=size, format="rgb24", interpolation="AREA").to_ndarray()
+            small = _to_display(small, info.rotation)
+        if native:
+            big = _to_display(frame.to_ndarray(format="rgb24"), info.rotation)
+        return small, big
+
+    # The video stream's own length where the container gives one; the file's if it has no audio.
+    stream_end = (float(stream.duration * stream.time_base) if stream.duration and stream.time_base
+                  else None if info.has_audio else info.duration)
+    index, last_time, last = 0, None, None
+    lost: list[float] = []  # timestamps of frames whose packets failed to decode
+    bad_packets, repeated, finished = 0, 0, False
     try:
         for packet in _packets(container, stream):
             try:
                 decoded = packet.decode()
-            except av.error.FFmpegError:
+            except (av.error.FFmpegError, ValueError):
                 bad_packets += 1
+                if trust_pts and packet.pts is not None and packet.time_base:
+                    bisect.insort(lost, float(packet.pts * packet.time_base))
                 continue
             for frame in decoded:
-                time = frame.time if trust_pts else None
-                if time is None or (last_time is not None and time <= last_time):
-                    time = 0.0 if last_time is None else last_time + step
-                last_time = time
-                small = big = None
-                if size:
-                    small = frame.reformat(width=size, height=size, format="rgb24",
-                                           interpolation="AREA").to_ndarray()
-                    small = _to_display(small, info.rotation)
-                if native:
-                    big = _to_display(frame.to_ndarray(format="rgb24"), info.rotation)
-                yield Frame(index=index, time=time, small=small, native=big)
+                time = _frame_time(frame.time if trust_pts else None, last_time, step)
+                try:
+                    pictures = convert(frame)
+                except (av.error.FFmpegError, ValueError):
+                    bad_packets += 1
+                    bisect.insort(lost, time)
+                    continue
+                lost = [t for t in lost if abs(t - time) > 1e-6]  # its frame turned up after all
+                while lost and lost[0] < time:
+                    gap = lost.pop(0)
+                    if last_time is not None and gap > last_time:
+                        yield Frame(index, gap, *last)
+                        index, last_time, repeated = index + 1, gap, repeated + 1
+                last, last_time = pictures, time
+                yield Frame(index, time, *pictures)
                 index += 1
+        end = info.duration if info.duration is not None else float("inf")
+        for gap in lost:
+            if last is not None and last_time < gap <= end:
+                yield Frame(index, gap, *last)
+                index, last_time, repeated = index + 1, gap, repeated + 1
+        finished = True
     finally:
         container.close()
-        if bad_packets:
-            log.warning("%s: skipped %d undecodable packet(s); %d frames decoded", path, bad_packets, index)
+    if bad_packets:
+        log.warning("%s: %d damaged packet(s) skipped; %d frame(s) repeat the picture before them; "
+                    "%d frames in all", path, bad_packets, repeated, index)
+    if finished and index:
+        _warn_if_cut_short(path, info, stream_end, index, last_time + step)
+
+
+def _warn_if_cut_short(path: Path, info: VideoInfo, stream_end: float | None, frames: int, end: float) -> None:
+    """A truncated file demuxes without an error; compare with what its header promised.
+    (Two frames of slack: edit lists legitimately hide a frame or two.)"""
+    if info.frames > frames + 2:
+        log.warning("%s: video ends early (file truncated?): decoded %d of the %d frames the container lists",
+                    path, frames, info.frames)
+    elif not info.frames and stream_end and end + 2 / info.fps < stream_end:
+        log.warning("%s: video ends early (file truncated?): decoded %d frames, up to %.2f s of the %.2f s the "
+                    "container declares", path, frames, end, stream_end)
+
+
+def _frame_time(time: float | None, last_time: float | None, step: float) -> float:
+    """The frame's own timestamp when it is usable (present, increasing, no absurd jump),
+    else one nominal frame after the previous frame."""
+    if last_time is None:
+        return time if time is not None and abs(time) < 1e7 else 0.0
+    if time is None or not last_time < time <= last_time + MAX_GAP:
+        return last_time + step
+    return time
 
 
 def _packets(container, stream) -> Iterator[av.Packet]:
     """Demux packets (ending with the flush packet), stopping at an unreadable tail with a warning."""
     try:
         yield from container.demux(stream)
-    except av.error.FFmpegError as exc:
+    except (av.error.FFmpegError, ValueError) as exc:
         log.warning("%s: stream is damaged after this point (%s); keeping the frames before it",
-                    container.name, _reason(exc))
+                    container.name, reason(exc))
 
 
 class VideoWriter:
@@ -172,21 +270,25 @@ class VideoWriter:
         if (self.width, self.height) != (width, height):
             log.warning("%s: %dx%d has an odd side; writing %dx%d (H.264 4:2:0 needs even sides)",
                         self.path, width, height, self.width, self.height)
-        self._last_pts = -1
+        self._last_pts, self._audio = -1, None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.container = av.open(str(self.tmp), mode="w")
         except ValueError:
             raise OutputError(f"{self.path}: unknown video file extension (use .mp4, .mkv or .mov)") from None
         except (OSError, av.error.FFmpegError) as exc:
-            raise OutputError(f"{self.path}: cannot write ({_reason(exc)})") from None
-        self.stream = self.container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
-        self.stream.width, self.stream.height = self.width, self.height
-        self.stream.pix_fmt = "yuv420p"
-        self.stream.codec_context.time_base = OUTPUT_TIME_BASE
-        self.stream.codec_context.thread_count = threads
-        self.stream.options = {"crf": str(crf), "preset": "veryfast"}
-        self._audio = self._add_audio(audio_from) if audio_from is not None else None
+            raise OutputError(f"{self.path}: cannot write ({reason(exc)})") from None
+        try:
+            self.stream = self.container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
+            self.stream.width, self.stream.height = self.width, self.height
+            self.stream.pix_fmt = "yuv420p"
+            self.stream.codec_context.time_base = OUTPUT_TIME_BASE
+            self.stream.codec_context.thread_count = threads
+            self.stream.options = {"crf": str(crf), "preset": "veryfast"}
+            self._audio = self._add_audio(audio_from) if audio_from is not None else None
+        except BaseException:
+            self.abort()
+            raise
 
     def write(self, rgb: np.ndarray, time: float) -> None:
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb[: self.height, : self.width]),
@@ -194,25 +296,29 @@ class VideoWriter:
         pts = max(int(round(time / OUTPUT_TIME_BASE)), self._last_pts + 1)
         frame.pts, frame.time_base = pts, OUTPUT_TIME_BASE
         self._last_pts = pts
-        self._mux(self.stream.encode(frame))
-
-    def _mux(self, packets) -> None:
         try:
-            self.container.mux(packets)
+            self.container.mux(self.stream.encode(frame))
         except (OSError, av.error.FFmpegError) as exc:
-            self.abort()
-            raise OutputError(f"{self.path}: write failed ({_reason(exc)})") from None
+            raise self._failed(exc) from None
+
+    def _failed(self, exc: BaseException) -> OutputError:
+        self.abort()
+        return write_failed(self.path, exc)
 
     def close(self) -> None:
         """Flush the encoder, copy the audio and move the file to its final name."""
-        self._mux(self.stream.encode(None))
-        if self._audio is not None:
-            self._copy_audio(*self._audio)
-        self.container.close()
-        os.replace(self.tmp, self.path)
+        try:
+            self.container.mux(self.stream.encode(None))
+            if self._audio is not None:
+                self._copy_audio(*self._audio)
+            self.container.close()
+            os.replace(self.tmp, self.path)
+        except (OSError, av.error.FFmpegError) as exc:
+            raise self._failed(exc) from None
 
     def abort(self) -> None:
-        for container in (self.container, self._audio[0] if self._audio else None):
+        """Close everything open and delete the temporary; safe to call more than once."""
+        for container in (getattr(self, "container", None), self._audio[0] if self._audio else None):
             try:
                 if container is not None:
                     container.close()
@@ -224,7 +330,7 @@ class VideoWriter:
         """Declare an output stream for the source's first audio stream (before any muxing)."""
         try:
             source = av.open(str(source_path))
-        except av.error.FFmpegError:
+        except (av.error.FFmpegError, OSError, ValueError):
             return None
         if not source.streams.audio:
             source.close()
@@ -239,15 +345,18 @@ class VideoWriter:
         return source, out_audio
 
     def _copy_audio(self, source, out_audio) -> None:
-        """Remux the source's audio packets unchanged (no re-encode)."""
+        """Remux the source's audio packets unchanged (no re-encode). Damaged audio ends the copy
+        with a warning; only a failing disk (OSError) fails the output."""
         try:
             for packet in source.demux(source.streams.audio[0]):
                 if packet.dts is None:
                     continue
                 packet.stream = out_audio
-                self._mux(packet)
-        except av.error.FFmpegError as exc:
-            log.warning("%s: audio copy stopped early (%s)", self.path, _reason(exc))
+                self.container.mux(packet)
+        except OSError:
+            raise
+        except (av.error.FFmpegError, ValueError) as exc:
+            log.warning("%s: audio copy stopped early (%s)", self.path, reason(exc))
         finally:
             source.close()
 

@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
+import signal
 import sys
+import threading
+from contextlib import contextmanager
+from typing import Iterator
 
 import click
 
-from ..errors import EXIT_INTERRUPTED, UvaError
+from ..errors import EXIT_INPUT, EXIT_INTERNAL, Interrupted, UvaError
 
 # name -> (module, one-line help shown by `uva --help` without importing the module)
 COMMANDS = {
@@ -18,6 +23,7 @@ COMMANDS = {
     "roi": ("roi", "Regions of interest: JSON box tracks, crops that follow the subject, reframing."),
     "bench": ("bench", "Measure model size and speed: network only and end to end on a video."),
     "train": ("train", "Train a student (or teacher) on a fixation dataset."),
+    "distill": ("distill", "Coupled knowledge distillation of a student from two teachers."),
     "eval": ("eval", "Score predictions against human fixations: models, saved maps or baselines."),
 }
 
@@ -37,16 +43,60 @@ class LazyGroup(click.Group):
             formatter.write_dl([(name, text) for name, (_, text) in COMMANDS.items()])
 
     def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except UvaError as exc:
-            if ctx.obj and ctx.obj.get("debug"):
+        """Run the command with SIGTERM handled like Ctrl-C; turn what can go wrong into one
+        line on stderr and a documented exit code (tracebacks only with --debug)."""
+        with _interrupts_raise():
+            try:
+                return super().invoke(ctx)
+            except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
                 raise
-            click.echo(f"uva: error: {exc}", err=True)
-            sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("uva: interrupted", err=True)
-            sys.exit(EXIT_INTERRUPTED)
+            except UvaError as exc:
+                if _debug(ctx):
+                    raise
+                _fail(str(exc), exc.exit_code)
+            except KeyboardInterrupt as exc:
+                signum = getattr(exc, "signum", signal.SIGINT)
+                _fail(f"interrupted by {signal.Signals(signum).name}", 128 + signum)
+            except BrokenPipeError:
+                # stdout (`--json -`, `--manifest -`) was closed by the reader, e.g. `| head`
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                sys.exit(EXIT_INPUT)
+            except Exception as exc:  # noqa: BLE001 - a bug, but the user still gets one line
+                if _debug(ctx):
+                    raise
+                _fail(f"unexpected {type(exc).__name__}: {exc} (a bug; rerun with --debug for the traceback "
+                      "and report it)", EXIT_INTERNAL)
+
+
+def _debug(ctx: click.Context) -> bool:
+    return bool(ctx.obj and ctx.obj.get("debug"))
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"uva: error: {message}", err=True)
+    sys.exit(code)
+
+
+@contextmanager
+def _interrupts_raise() -> Iterator[None]:
+    """SIGINT and SIGTERM (what Slurm, systemd and `kill` send) raise Interrupted in the main
+    thread, so the same cleanup runs for both. Further signals are ignored while that cleanup
+    runs: it takes about a frame, and being cut short is what would leave partial files."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Interrupted(signum)
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -65,5 +115,6 @@ def main(ctx: click.Context, debug: bool) -> None:
       uva saliency videos/ --out-dir results/ --write overlay,maps
     """
     ctx.obj = {"debug": debug}
+    # force: rebind to this invocation's stderr (in-process callers such as tests swap it)
     logging.basicConfig(format="uva: %(levelname)s: %(message)s", level=logging.INFO if debug else logging.WARNING,
-                        stream=sys.stderr)
+                        stream=sys.stderr, force=True)

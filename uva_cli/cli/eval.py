@@ -70,7 +70,10 @@ def command(data, model, pred, baseline, metrics, frame_step, split, json_out, r
             bar.reset(task, total=len(ev.scores.counts()), completed=0, unit="videos/s")
             index = write_report(ev, report, on_video=lambda name: (
                 bar.update(task, description=f"report: {name}"), bar.advance(task)))
-    Console().print(results_table(ev))
+    console = Console()
+    if not console.is_terminal:  # a pipe or file gets full video names, not an 80-column squeeze
+        console = Console(width=200)
+    console.print(results_table(ev))
     if json_out:
         write_json(ev, json_out)
     if report and not quiet:

@@ -9,25 +9,22 @@ import click
 from .progress import progress_bar
 
 
-def _parsed(parser):
-    """A click callback applying a library parser (ValueError -> usage error)."""
+def _size(ctx, param, value):
+    """--size WxH, parsed by the library (imported here so `--help` stays light)."""
+    from ..reframe import parse_size
 
-    def callback(ctx, param, value):
-        if value is None:
-            return None
-        try:
-            return parser(value)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc)) from None
-
-    return callback
+    try:
+        return parse_size(value) if value else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def _reframe(ctx, param, value):
-    if not value:
-        return None
+    """--reframe ASPECT OUT.mp4 -> (width / height, path)."""
     from ..reframe import parse_aspect
 
+    if not value:
+        return None
     aspect, out = value
     try:
         return parse_aspect(aspect), Path(out)
@@ -35,18 +32,12 @@ def _reframe(ctx, param, value):
         raise click.BadParameter(str(exc)) from None
 
 
-def _size(text: str):
-    from ..reframe import parse_size
-
-    return parse_size(text)
-
-
 @click.command("roi")
 @click.argument("input", type=click.Path(path_type=Path))
 @click.option("--json", "json_out", metavar="OUT.json", help="Boxes and tracks of every frame as one JSON document ('-' = stdout).")
 @click.option("--jsonl", "jsonl_out", metavar="OUT.jsonl", help="The same as JSON Lines: a header line, then one line per frame, streamed ('-' = stdout).")
 @click.option("--crop", type=click.Path(path_type=Path), metavar="OUT.mp4", help="Video following the main subject with a smooth virtual camera (audio kept).")
-@click.option("--size", callback=_parsed(_size), metavar="WxH", help="Output size of --crop (its aspect sets the window's); default: the window's own size, source aspect.")
+@click.option("--size", callback=_size, metavar="WxH", help="Output size of --crop (its aspect sets the window's); default: the window's own size, source aspect.")
 @click.option("--reframe", nargs=2, callback=_reframe, metavar="ASPECT OUT.mp4", help="Full-height (or full-width) crop of ASPECT (9:16, 1:1, 4:5 ...) that keeps the most saliency in view.")
 @click.option("--max-boxes", default=3, show_default=True, type=click.IntRange(1, 100), help="Boxes per frame, most salient first.")
 @click.option("--threshold", default=0.5, show_default=True, type=click.FloatRange(0.01, 0.99), help="Salient = at least this fraction of the frame's peak saliency.")
@@ -77,8 +68,8 @@ def command(input, json_out, jsonl_out, crop, size, reframe, max_boxes, threshol
     from ..engine import load_predictor
     from ..roi import RoiConfig, RoiRequest, run_roi
 
-    request = RoiRequest(source=input, json=json_out, jsonl=jsonl_out, crop=crop, crop_size=size,
-                         reframe=reframe[1] if reframe else None, aspect=reframe[0] if reframe else None,
+    request = RoiRequest(source=input, json=json_out, jsonl=jsonl_out, crop_video=crop, crop_size=size,
+                         reframe_video=reframe[1] if reframe else None, aspect=reframe[0] if reframe else None,
                          config=RoiConfig(threshold=threshold, min_area=min_area, max_boxes=max_boxes))
     predictor = load_predictor(model, device, batch_size)
     with progress_bar(quiet) as bar:

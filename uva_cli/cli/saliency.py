@@ -13,6 +13,15 @@ from ..render import COLORMAPS
 from .progress import progress_bar
 
 
+def _shard(ctx, param, value: str | None) -> tuple[int, int] | None:
+    from ..jobs import parse_shard
+
+    try:
+        return parse_shard(value) if value else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 def _kinds(ctx, param, value: str) -> list[str]:
     kinds = [k.strip() for k in value.split(",") if k.strip()]
     bad = [k for k in kinds if k not in OUTPUT_KINDS]
@@ -30,14 +39,16 @@ def _kinds(ctx, param, value: str) -> list[str]:
 @click.option("--out-dir", type=click.Path(path_type=Path), help="Batch mode: write DIR/<name>.overlay.mp4 etc. for every input (folders searched recursively).")
 @click.option("--write", "kinds", default="overlay", show_default=True, callback=_kinds, help="Outputs to make in batch mode: any of overlay,heatmap,maps,npz.")
 @click.option("--overwrite", is_flag=True, help="Batch mode: redo inputs whose outputs already exist.")
+@click.option("--shard", "shard_of", metavar="I/N", callback=_shard, help="Batch mode: process only part I of N (1-based) of the inputs sorted by path; N processes with I=1..N cover each input exactly once.")
+@click.option("--manifest", "manifest_to", metavar="FILE", help="Append one JSON line per input (path, status, reason, frames, seconds); '-' = stdout. Shards may share one file.")
 @click.option("--model", default="uva-dva-64", show_default=True, help="Model name (see `uva models`) or a .pt weights file.")
 @click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]), help="Where the network runs.")
 @click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1, 4096), help="Frames per network call; results do not depend on it.")
 @click.option("--alpha", default=0.6, show_default=True, type=click.FloatRange(0, 1), help="Overlay strength at the most salient pixels.")
 @click.option("--colormap", default="turbo", show_default=True, type=click.Choice(COLORMAPS), help="Colour map for overlay and heatmap.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
-def command(inputs, overlay, heatmap, maps, npz, out_dir, kinds, overwrite, model, device, batch_size, alpha,
-            colormap, quiet):
+def command(inputs, overlay, heatmap, maps, npz, out_dir, kinds, overwrite, shard_of, manifest_to, model, device,
+            batch_size, alpha, colormap, quiet):
     """Predict where people look in INPUT videos.
 
     \b
@@ -45,40 +56,52 @@ def command(inputs, overlay, heatmap, maps, npz, out_dir, kinds, overwrite, mode
       uva saliency clip.mp4 --overlay clip.overlay.mp4 --maps clip_maps/
     Many videos or folders (recursively), outputs under a folder:
       uva saliency videos/ more.mp4 --out-dir results/ --write overlay,npz
+    A batch split over 4 processes, with a log of every input:
+      uva saliency videos/ --out-dir results/ --shard 2/4 --manifest results/log.jsonl
 
     Finished outputs are skipped on a re-run of a batch (use --overwrite to redo them); every
-    output is written under a temporary name and appears only when complete.
+    output is written under a temporary name and appears only when complete, so an interrupted
+    batch is finished by running the same command again.
     """
     from ..engine import load_predictor
-    from ..jobs import Task, plan, run_batch, run_task
+    from ..jobs import Task, manifest, plan, run_batch, shard
 
     named = {k: v for k, v in (("overlay", overlay), ("heatmap", heatmap), ("maps", maps), ("npz", npz)) if v}
     if out_dir and named:
         raise click.UsageError("give either --out-dir (batch mode) or explicit --overlay/--heatmap/--maps/--npz, not both")
     if out_dir:
         tasks = plan(inputs, out_dir, kinds)
+        if shard_of:
+            tasks = shard(tasks, *shard_of)
     else:
         if not named:
             raise click.UsageError("no output asked for: give --overlay, --heatmap, --maps or --npz "
                                    "(or --out-dir DIR for many inputs)")
         if len(inputs) != 1 or inputs[0].is_dir():
             raise click.UsageError("several inputs or a folder need --out-dir DIR")
+        if shard_of:
+            raise click.UsageError("--shard splits a batch: use it with --out-dir")
         tasks = [Task(inputs[0], named)]
     predictor = load_predictor(model, device, batch_size)
-    with progress_bar(quiet) as bar:
+    with manifest(manifest_to) as record, progress_bar(quiet) as bar:
         bar_id = bar.add_task("", total=None)
-        hooks = dict(alpha=alpha, colormap=colormap,
-                     on_start=lambda total: bar.reset(bar_id, total=total or None, completed=0),
-                     on_frames=lambda n: bar.advance(bar_id, n))
-        if not out_dir:
-            bar.update(bar_id, description=tasks[0].source.name)
-            run_task(tasks[0], predictor, **hooks)
-            return
 
         def before(i: int, task: Task) -> None:
-            bar.update(bar_id, description=f"[{i + 1}/{len(tasks)}] {task.source.name}")
+            bar.update(bar_id, description=f"[{i + 1}/{len(tasks)}] {task.source.name}" if out_dir
+                       else task.source.name)
 
-        summary = run_batch(tasks, predictor, overwrite=overwrite, before=before, **hooks)
+        try:
+            summary = run_batch(tasks, predictor, overwrite=overwrite or not out_dir, keep_going=bool(out_dir),
+                                before=before, after=record, alpha=alpha, colormap=colormap,
+                                on_start=lambda total: bar.reset(bar_id, total=total or None, completed=0),
+                                on_frames=lambda n: bar.advance(bar_id, n))
+        except KeyboardInterrupt:
+            if out_dir:
+                click.echo("uva: stopping; finished outputs are kept and the unfinished one was removed: "
+                           "run the same command again to do the rest", err=True)
+            raise
+    if not out_dir:
+        return
     for failed in (r for r in summary.results if r.status == "failed"):
         click.echo(f"uva: failed: {failed.error}", err=True)
     if not quiet:

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import click
 
-STUDENT_NAMES = ("uva-dva-64", "uva-dva-32")
+MODEL_NAMES = ("uva-dva-64", "uva-dva-32", "teacher-spatial", "teacher-temporal")
 
 
 @click.command("train")
-@click.option("--model", "model", type=click.Choice(STUDENT_NAMES), default="uva-dva-64", show_default=True,
-              help="Which network to train.")
+@click.option("--model", "model", type=click.Choice(MODEL_NAMES), default="uva-dva-64", show_default=True,
+              help="Which network to train: a student or a high-resolution teacher.")
 @click.option("--data", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True,
               help="Video dataset folder (videos/, videos.csv, fixations.csv).")
 @click.option("--images", type=click.Path(exists=True, file_okay=False, path_type=Path),
@@ -29,34 +29,52 @@ STUDENT_NAMES = ("uva-dva-64", "uva-dva-32")
 @click.option("--batch-size", type=click.IntRange(1), help="Batch size [default 64].")
 @click.option("--lr", type=float, help="Peak learning rate [default 2e-3].")
 @click.option("--seed", type=int, help="Seed for split, sampling and initialisation [default 0].")
+@click.option("--image-fraction", type=click.FloatRange(0, 1), help="Share of each batch from --images (1: images only, i.e. pretraining) [default 0.25].")
+@click.option("--init", type=click.Path(exists=True, dir_okay=False), help="Start from these weights (e.g. a teacher pretrained on images).")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to train [default auto].")
 @click.option("--threads", type=click.IntRange(0), help="CPU threads for torch (0: default).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from its last.pt.")
 @click.option("--publish", "publish_as", metavar="NAME", help="Copy the best checkpoint to weights/NAME.pt with a model card.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 def command(model, data, images, config_file, out, resume, publish_as, quiet, **overrides):
-    """Train a student directly on ground-truth maps, validating on held-out videos each epoch.
+    """Train a student on ground-truth maps, or a teacher, validating on held-out videos each epoch.
 
     \b
-    Example (the shipped uva-dva-64):
+    Examples:
       uva train --model uva-dva-64 --data ../shared/data/xu-hevc --images ../shared/data/images
-    """
-    from ..train.loop import TrainConfig, train
-    from ..train.publish import publish
+      uva train --model teacher-spatial --data ../shared/data/xu-hevc --images ../shared/data/images
 
-    settings = json.loads(config_file.read_text()) if config_file else {}
-    settings.update({"model": model, "data": str(data)})
+    Runs under torchrun as data-parallel training (gloo on CPU, nccl on CUDA):
+      torchrun --nproc-per-node 2 -m uva_cli train --model uva-dva-32 --data DIR
+    """
+    from ..train.loop import train
+
+    cfg = settings(model, data, images, config_file, out, overrides)
+    run = train(cfg, resume=resume, progress=not quiet)
+    finish(run, publish_as)
+
+
+def settings(model: str, data: Path, images: Path | None, config_file: Path | None, out: Path | None,
+             overrides: dict):
+    """TrainConfig from --config, then the command line (which wins)."""
+    from ..train.loop import TrainConfig
+
+    values = json.loads(config_file.read_text()) if config_file else {}
+    values.update({"model": model, "data": str(data)})
     if images:
-        settings["images"] = str(images)
-    settings.update({k: v for k, v in overrides.items() if v is not None})
-    settings.setdefault("out", str(out or Path("runs") / model))
-    if out:
-        settings["out"] = str(out)
-    known = {f.name for f in fields(TrainConfig)}
-    unknown = sorted(set(settings) - known)
+        values["images"] = str(images)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    values["out"] = str(out) if out else values.get("out", str(Path("runs") / model))
+    unknown = sorted(set(values) - {f.name for f in fields(TrainConfig)})
     if unknown:
         raise click.UsageError(f"unknown setting(s) in --config: {', '.join(unknown)}")
     logging.getLogger("uva").setLevel(logging.INFO)
-    run = train(TrainConfig.from_dict(settings), resume=resume, progress=not quiet)
+    return TrainConfig.from_dict(values)
+
+
+def finish(run: Path, publish_as: str | None) -> None:
+    from ..train.publish import publish
+
     click.echo(f"uva: run folder {run}", err=True)
     if publish_as:
         row = publish(run, publish_as, "uva " + " ".join(shlex.quote(a) for a in sys.argv[1:]))

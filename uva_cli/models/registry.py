@@ -87,8 +87,9 @@ def load_checkpoint(name_or_path: str | os.PathLike) -> dict:
 def build_from_checkpoint(blob: dict):
     """Instantiate the network a checkpoint describes and load its weights in float32."""
     from .student import StudentConfig, UVANet
+    from .teachers import Teacher, TeacherConfig
 
-    builders = {"UVANet": (UVANet, StudentConfig)}
+    builders = {"UVANet": (UVANet, StudentConfig), "Teacher": (Teacher, TeacherConfig)}
     try:
         cls, cfg_cls = builders[blob["arch"]]
     except KeyError:

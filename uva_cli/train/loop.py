@@ -1,9 +1,14 @@
-"""Training a student directly on ground-truth maps (what `uva train` runs for students).
+"""The one training loop behind `uva train` and `uva distill`.
 
-Videos are split by video into train/validation; still images (if given) join every batch as
-static frame pairs. Each epoch ends with validation on the held-out videos (NSS, CC, AUC-Judd,
-the same code as `uva eval`); the best epoch by NSS is kept as a shipped-format checkpoint.
-A run folder holds config.json, log.txt, history.csv, last.pt (for --resume) and best.pt.
+What differs between training a teacher, a student on ground truth, and the two stages of
+coupled distillation lives in a `Recipe` (see recipes.py): which caches it reads, how a batch is
+drawn, the loss, and how validation maps are predicted. The loop does the rest the same way for
+all: seeded sampling, augmentation, AdamW with warm-up and cosine decay, validation on held-out
+videos every epoch (NSS, CC, AUC-Judd with the `uva eval` code), the best epoch kept by NSS,
+atomic checkpoints with exact `--resume`, data parallel training under `torchrun`, and mixed
+precision on CUDA.
+
+A run folder holds config.json, baseline.json, log.txt, history.csv, last.pt and best.pt.
 """
 
 from __future__ import annotations
@@ -18,9 +23,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 
-from ..data.cache import Cache, build_cache
-from ..data.fixations import split_videos
 from .losses import LossWeights
 
 log = logging.getLogger("uva")
@@ -28,14 +32,20 @@ log = logging.getLogger("uva")
 
 @dataclass
 class TrainConfig:
-    model: str = "uva-dva-64"
-    data: str = ""  # video dataset (fixation CSV layout)
+    model: str = "uva-dva-64"  # a student or teacher name
+    data: str = ""  # video dataset (any layout the dataset reader knows)
     images: str | None = None  # optional still-image dataset, used as static pairs
     out: str = "runs/uva-dva-64"
+    stage: str = "joint"  # students: joint (ground truth), coupled (distillation stage 1), fusion (stage 2)
+    init: str | None = None  # start from these weights (pretraining, or stage 1 for stage 2)
+    spatial_teacher: str | None = None  # teacher weights for the coupled stage
+    temporal_teacher: str | None = None
+    distill_weight: float = 1.0  # weight of the teacher term per branch (the paper: 1.0)
+    distill_loss: str = "kld"  # kld (teacher map as a distribution) or mse (the paper's)
     epochs: int = 12
     steps_per_epoch: int = 150
     batch_size: int = 64
-    image_fraction: float = 0.25  # share of each batch drawn from still images
+    image_fraction: float = 0.25  # share of each batch drawn from still images (1.0: images only)
     lr: float = 2e-3
     weight_decay: float = 1e-4
     warmup_steps: int = 100
@@ -43,9 +53,10 @@ class TrainConfig:
     val_step: int = 2  # validate on every n-th frame of the held-out videos
     seed: int = 0
     augment: bool = True
-    aux_weight: float = 0.5  # weight of the spatial and temporal heads' own losses
+    aux_weight: float = 0.5  # joint stage: weight of the spatial and temporal heads' own losses
     loss: LossWeights = field(default_factory=LossWeights)
     threads: int = 0  # torch CPU threads; 0 keeps the default
+    device: str = "auto"
     cache_dir: str | None = None
 
     @classmethod
@@ -56,20 +67,27 @@ class TrainConfig:
 
 
 @dataclass
-class Split:
-    cache: Cache
+class Data:
+    """Caches by resolution and the split by video (indices are shared by every resolution)."""
+
+    videos: dict[int, object]
+    images: dict[int, object]
     train: np.ndarray
     val: np.ndarray
     val_names: list[str]
 
 
-def prepare_data(cfg: TrainConfig, size: int, progress: bool = True) -> tuple[Split, Cache | None]:
-    videos = build_cache(cfg.data, size, cache_dir=cfg.cache_dir, progress=progress)
-    train_names, val_names = split_videos(videos.names, cfg.val_fraction, cfg.seed)
-    val = videos.frames_of(val_names)[:: max(1, cfg.val_step)] if val_names else np.zeros(0, np.int64)
-    split = Split(videos, videos.frames_of(train_names), val, val_names)
-    images = build_cache(cfg.images, size, cache_dir=cfg.cache_dir, progress=progress) if cfg.images else None
-    return split, images
+def load_data(cfg: TrainConfig, sizes: tuple[int, ...], progress: bool = True) -> Data:
+    from ..data.cache import build_cache
+    from ..data.fixations import split_videos
+
+    videos = {s: build_cache(cfg.data, s, cache_dir=cfg.cache_dir, progress=progress) for s in sizes}
+    images = ({s: build_cache(cfg.images, s, cache_dir=cfg.cache_dir, progress=progress) for s in sizes}
+              if cfg.images else {})
+    first = videos[sizes[0]]
+    train_names, val_names = split_videos(first.names, cfg.val_fraction, cfg.seed)
+    val = first.frames_of(val_names)[:: max(1, cfg.val_step)] if val_names else np.zeros(0, np.int64)
+    return Data(videos, images, first.frames_of(train_names), val, val_names)
 
 
 def _lr_lambda(cfg: TrainConfig):
@@ -82,121 +100,164 @@ def _lr_lambda(cfg: TrainConfig):
     return factor
 
 
-def _batch(cache: Cache, idx: np.ndarray):
-    import torch
-
-    idx = np.sort(idx)
-    return (torch.from_numpy(cache.frames[idx]), torch.from_numpy(cache.frames[cache.next_index(idx)]),
-            torch.from_numpy(cache.density[idx].astype(np.float32)))
-
-
-def sample_batch(split: Split, images: Cache | None, cfg: TrainConfig, g):
-    """uint8 frames t, t+1 and float32 targets for one step, images mixed in as static pairs."""
-    import torch
-
-    n_img = int(round(cfg.batch_size * cfg.image_fraction)) if images is not None else 0
-    pick = lambda n, pool: pool[torch.randint(len(pool), (n,), generator=g).numpy()]  # noqa: E731
-    parts = [_batch(split.cache, pick(cfg.batch_size - n_img, split.train))]
-    if n_img:
-        parts.append(_batch(images, pick(n_img, np.arange(len(images)))))
-    return [torch.cat(p) for p in zip(*parts)]
+def draw(data: Data, cfg: TrainConfig, g, rank: int = 0, world: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted video and image frame indices for this process's share of one step's batch."""
+    per_rank = max(1, cfg.batch_size // world)
+    n_img = int(round(per_rank * cfg.image_fraction)) if data.images else 0
+    n_vid = per_rank - n_img
+    n_images = len(next(iter(data.images.values()))) if data.images else 0
+    vid = data.train[torch.randint(len(data.train), (n_vid,), generator=g).numpy()] if n_vid else []
+    img = torch.randint(n_images, (n_img,), generator=g).numpy() if n_img else []
+    return np.sort(np.asarray(vid, np.int64)), np.sort(np.asarray(img, np.int64))
 
 
-def validate(model, split: Split, device: str = "cpu") -> dict[str, float]:
-    from ..evaluation import model_predictions, score_cache
+def score(recipe, model, data: Data) -> dict[str, float]:
+    from ..evaluation import score_cache
 
-    return score_cache(model_predictions(model, split.cache, split.val, device=device), split.cache).pooled()
+    cache = data.videos[min(data.videos)]
+    return score_cache(recipe.predict(model, data, data.val), cache).pooled()
 
 
-def centre_baseline(split: Split) -> dict[str, float]:
+def centre_baseline(data: Data) -> dict[str, float]:
     from ..evaluation import centre_predictions, score_cache
 
-    return score_cache(centre_predictions(split.cache, split.val), split.cache).pooled()
+    cache = data.videos[min(data.videos)]
+    return score_cache(centre_predictions(cache, data.val), cache).pooled()
+
+
+def _distributed() -> tuple[int, int]:
+    """(rank, world size); starts the process group when launched by torchrun."""
+    import torch.distributed as dist
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return (dist.get_rank(), world) if world > 1 else (0, 1)
 
 
 def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path:
-    """Train a student; returns the run folder. Resuming continues from last.pt exactly."""
-    import torch
+    """Train per cfg; returns the run folder. Resuming continues from last.pt exactly."""
+    from torch.nn.parallel import DistributedDataParallel
 
-    from ..models.registry import save_checkpoint
-    from ..models.student import STUDENTS, build_student, normalise
-    from .augment import augment
-    from .losses import saliency_loss
+    from ..engine import pick_device
+    from ..models.registry import load_checkpoint, save_checkpoint
+    from .recipes import make_recipe
 
+    rank, world = _distributed()
+    main = rank == 0
+    device = pick_device(cfg.device)
     run = Path(cfg.out)
     run.mkdir(parents=True, exist_ok=True)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    size = STUDENTS[cfg.model].input_size
-    split, images = prepare_data(cfg, size, progress)
-    model = build_student(cfg.model)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    recipe = make_recipe(cfg)
+    data = load_data(cfg, recipe.sizes, progress and main)
+    recipe.prepare(data, device, progress and main)
+    model = recipe.build()
+    if cfg.init:
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v
+                               for k, v in load_checkpoint(cfg.init)["state_dict"].items()})
+    recipe.freeze(model)
+    model.to(device)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(cfg))
-    g = torch.Generator().manual_seed(cfg.seed)
+    g = torch.Generator().manual_seed(cfg.seed * 1000 + rank)
     start_epoch, best = 0, -math.inf
     if resume and (run / "last.pt").exists():
         state = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         sched.load_state_dict(state["sched"])
-        g.set_state(state["rng"])
+        g.set_state(state["rng"][rank] if isinstance(state["rng"], list) else state["rng"])
         start_epoch, best = int(state["epoch"]) + 1, float(state["best"])
-        log.info("resuming %s at epoch %d", run, start_epoch + 1)
-    else:
+        if main:
+            _log(run, f"resuming at epoch {start_epoch + 1}")
+    elif main:
         (run / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
-        baseline = centre_baseline(split)
-        (run / "baseline.json").write_text(json.dumps({"centre": baseline, "val_videos": split.val_names}, indent=2))
-        _log(run, f"validation videos: {', '.join(split.val_names)}; centre bias: {_fmt(baseline)}")
+        for stale in ("history.csv", "log.txt"):
+            (run / stale).unlink(missing_ok=True)
+        baseline = centre_baseline(data)
+        (run / "baseline.json").write_text(json.dumps({"centre": baseline, "val_videos": data.val_names}, indent=2))
+        _log(run, f"{cfg.model} ({cfg.stage}); validation videos: {', '.join(data.val_names)}; "
+                  f"centre bias: {_fmt(baseline)}")
+    step_module = LossModule(model, recipe)
+    if world > 1:
+        step_module = DistributedDataParallel(step_module)
+    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda")
+                else torch.autocast("cpu", enabled=False))
     for epoch in range(start_epoch, cfg.epochs):
         started, losses = time.perf_counter(), []
         model.train()
-        for _ in _steps(cfg, epoch, progress):
-            x_t, x_n, target = sample_batch(split, images, cfg, g)
-            x_t, x_n = normalise(x_t), normalise(x_n)
-            if cfg.augment:
-                x_t, x_n, target = augment(x_t, x_n, target, g)
-            heads = model.heads(model.features(x_t), model.features(x_n))
-            loss = saliency_loss(heads["fused"], target, cfg.loss)
-            if cfg.aux_weight:
-                loss = loss + cfg.aux_weight * (saliency_loss(heads["spatial"], target, cfg.loss)
-                                                + saliency_loss(heads["temporal"], target, cfg.loss))
+        recipe.freeze(model)
+        for _ in _steps(cfg, epoch, progress and main):
+            batch = recipe.batch(data, *draw(data, cfg, g, rank, world), g)
+            with autocast:
+                loss = step_module({k: v.to(device, non_blocking=True) for k, v in batch.items()})
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
             losses.append(loss.item())
-        scores = validate(model, split)
-        seconds = time.perf_counter() - started
-        improved = scores["nss"] > best
-        if improved:
-            best = scores["nss"]
-            save_checkpoint(run / "best.pt", model, meta={"epoch": epoch + 1, "validation": scores,
-                                                          "val_videos": split.val_names, "seed": cfg.seed})
-        _append_history(run, {"epoch": epoch + 1, "loss": float(np.mean(losses)), **scores, "seconds": seconds})
-        _log(run, f"epoch {epoch + 1}/{cfg.epochs} loss {np.mean(losses):.4f} val {_fmt(scores)} "
-                  f"({seconds:.0f} s){' *best*' if improved else ''}")
-        _save_state(run / "last.pt", model, opt, sched, g, epoch, best)
+        if main:
+            scores = score(recipe, model, data)
+            seconds = time.perf_counter() - started
+            improved = scores["nss"] > best
+            if improved:
+                best = scores["nss"]
+                save_checkpoint(run / "best.pt", model, meta={"epoch": epoch + 1, "validation": scores,
+                                                              "val_videos": data.val_names, "seed": cfg.seed})
+            _append_history(run, {"epoch": epoch + 1, "loss": float(np.mean(losses)), **scores, "seconds": seconds})
+            _log(run, f"epoch {epoch + 1}/{cfg.epochs} loss {np.mean(losses):.4f} val {_fmt(scores)} "
+                      f"({seconds:.0f} s){' *best*' if improved else ''}")
+        rng = _gather_rng(g, world)
+        if main:
+            _save_state(run / "last.pt", model, opt, sched, rng, epoch, best)
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
     return run
 
 
-def _steps(cfg: TrainConfig, epoch: int, progress: bool):
-    from rich.progress import Progress
+class LossModule(torch.nn.Module):
+    """Model + recipe loss as one module, so DistributedDataParallel sees a forward()."""
 
-    with Progress(transient=True, disable=not progress) as bar:
+    def __init__(self, model: torch.nn.Module, recipe):
+        super().__init__()
+        self.model, self.recipe = model, recipe
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.recipe.loss(self.model, batch)
+
+
+def _gather_rng(g, world: int):
+    if world == 1:
+        return g.get_state()
+    import torch.distributed as dist
+
+    states = [None] * world
+    dist.all_gather_object(states, g.get_state())
+    return states
+
+
+def _steps(cfg: TrainConfig, epoch: int, progress: bool):
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeRemainingColumn(), transient=True, disable=not progress) as bar:
         task = bar.add_task(f"epoch {epoch + 1}/{cfg.epochs}", total=cfg.steps_per_epoch)
         for step in range(cfg.steps_per_epoch):
             yield step
             bar.advance(task)
 
 
-def _save_state(path: Path, model, opt, sched, g, epoch: int, best: float) -> None:
+def _save_state(path: Path, model, opt, sched, rng, epoch: int, best: float) -> None:
     """Everything --resume needs, written atomically (temp name, then rename)."""
-    import torch
-
     tmp = path.with_name(path.name + ".part")
     torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                "rng": g.get_state(), "epoch": epoch, "best": best}, tmp)
+                "rng": rng, "epoch": epoch, "best": best}, tmp)
     os.replace(tmp, path)
 
 

@@ -1,0 +1,87 @@
+"""How much of what people look at does `uva roi --reframe` keep in view?
+
+On the validation videos of a fixation-videos dataset (split by video, seed 0, 20 %), this
+plans the reframe camera exactly as `uva roi --reframe ASPECT` does and counts, per frame, the
+fraction of human fixations inside the window; frames without fixations are skipped and the
+fractions are averaged over frames. Next to it: a fixed centre crop of the same size (the
+baseline a dumb vertical crop gets) and the per-frame best window before camera smoothing
+(what the smoothing costs).
+
+    python benchmarks/reframe_coverage.py --model uva-dva-64
+    python benchmarks/reframe_coverage.py --model runs/uva-dva-64/best.pt --aspect 1:1
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+from uva_cli import reframe, roi
+from uva_cli.data.fixations import frame_points, read_dataset, split_videos
+from uva_cli.engine import load_predictor, predict_frames
+from uva_cli.video import iter_frames, probe
+
+
+def coverage(windows: np.ndarray, points: list[np.ndarray]) -> np.ndarray:
+    """Per frame: fraction of that frame's fixations inside its window (NaN when none)."""
+    out = np.full(len(windows), np.nan)
+    for k, (window, pts) in enumerate(zip(windows, points)):
+        if len(pts):
+            x, y, w, h = window
+            inside = (pts[:, 0] >= x) & (pts[:, 0] < x + w) & (pts[:, 1] >= y) & (pts[:, 1] < y + h)
+            out[k] = inside.mean()
+    return out
+
+
+def evaluate_video(item, predictor, aspect: float) -> dict[str, np.ndarray]:
+    info = probe(item.path)
+    window = reframe.reframe_window(info.width, info.height, aspect)
+    frames = iter_frames(item.path, size=predictor.input_size, info=info)
+    results = list(roi.analyse(predict_frames(predictor, frames), info.width, info.height, window=window))
+    n = min(len(results), item.frames)
+    results, points = results[:n], frame_points(item)[:n]
+    centred = reframe.windows_from_path(np.tile([info.width / 2, info.height / 2], (n, 1)), window,
+                                        info.width, info.height)
+    raw = reframe.windows_from_path(np.array([r.focus for r in results]), window, info.width, info.height)
+    return {"reframe": coverage(roi.reframe_windows(results, window, info.width, info.height), points),
+            "centre crop": coverage(centred, points),
+            "unsmoothed": coverage(raw, points),
+            "shots": np.array([results[-1].shot + 1])}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=Path("/work/shared/data/xu-hevc"))
+    parser.add_argument("--model", default="uva-dva-64", help="registry name or .pt file")
+    parser.add_argument("--aspect", default="9:16")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--batch-size", type=int, default=64)
+    args = parser.parse_args()
+
+    dataset = read_dataset(args.data)
+    _, val = split_videos([item.name for item in dataset.items], 0.2, seed=0)
+    predictor = load_predictor(args.model, args.device, args.batch_size)
+    aspect = reframe.parse_aspect(args.aspect)
+    kinds = ("reframe", "centre crop", "unsmoothed")
+    print(f"fixations inside a {args.aspect} window (mean over frames), model {args.model}")
+    print(f"{'video':<16} {'size':>9} {'frames':>6} {'shots':>5} " + " ".join(f"{k:>12}" for k in kinds))
+    pooled: dict[str, list[np.ndarray]] = {k: [] for k in kinds}
+    started = time.perf_counter()
+    for item in (i for i in dataset.items if i.name in val):
+        scores = evaluate_video(item, predictor, aspect)
+        for k in kinds:
+            pooled[k].append(scores[k])
+        print(f"{item.name:<16} {item.width:>4}x{item.height:<4} {len(scores['reframe']):>6} "
+              f"{int(scores['shots'][0]):>5} " + " ".join(f"{np.nanmean(scores[k]):>12.3f}" for k in kinds))
+    print(f"{'all frames':<16} {'':>9} {sum(len(v) for v in pooled['reframe']):>6} {'':>5} "
+          + " ".join(f"{np.nanmean(np.concatenate(pooled[k])):>12.3f}" for k in kinds))
+    print(f"{'mean of videos':<16} {'':>9} {'':>6} {'':>5} "
+          + " ".join(f"{np.mean([np.nanmean(v) for v in pooled[k]]):>12.3f}" for k in kinds))
+    print(f"({time.perf_counter() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""Training, teachers and coupled distillation on a tiny synthetic set (tiny configurations:
+these check the machinery, not accuracy)."""
+
+import os
+import subprocess
+import sys
+from dataclasses import replace
+
+import pytest
+import torch
+
+from conftest import make_fixation_dataset
+from uva_cli.models.registry import load_checkpoint, load_model
+from uva_cli.train import loop
+from uva_cli.train.distill import distill
+from uva_cli.train.loop import TrainConfig, train
+
+TINY = dict(epochs=2, steps_per_epoch=2, batch_size=4, warmup_steps=1, val_fraction=0.4, val_step=1, threads=1)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ds")
+    vroot, iroot = make_fixation_dataset(root)
+    return vroot, iroot, root / "cache"
+
+
+def _cfg(dataset, out, **kw):
+    vroot, iroot, cache = dataset
+    return TrainConfig(data=str(vroot), images=str(iroot), cache_dir=str(cache), out=str(out), **{**TINY, **kw})
+
+
+def _weights(run):
+    return torch.load(run / "last.pt", weights_only=True)["model"]
+
+
+def test_run_folder_contents(dataset, tmp_path):
+    run = train(_cfg(dataset, tmp_path / "run", model="uva-dva-32"), progress=False)
+    for name in ("config.json", "baseline.json", "log.txt", "history.csv", "last.pt", "best.pt"):
+        assert (run / name).exists(), name
+    history = (run / "history.csv").read_text().splitlines()
+    assert history[0].startswith("epoch,loss,nss,cc,auc_judd") and len(history) == 3
+    assert load_checkpoint(run / "best.pt")["meta"]["epoch"] in (1, 2)
+    assert load_model(run / "best.pt").cfg.name == "uva-dva-32"
+
+
+def test_interrupted_run_resumes_exactly(dataset, tmp_path, monkeypatch):
+    cfg = _cfg(dataset, tmp_path / "straight", model="uva-dva-32")
+    straight = _weights(train(cfg, progress=False))
+    steps = loop._steps
+
+    def killed_in_epoch_two(cfg_, epoch, progress):
+        if epoch == 1:
+            raise KeyboardInterrupt
+        return steps(cfg_, epoch, progress)
+
+    cut = replace(cfg, out=str(tmp_path / "cut"))
+    monkeypatch.setattr(loop, "_steps", killed_in_epoch_two)
+    with pytest.raises(KeyboardInterrupt):
+        train(cut, progress=False)
+    assert torch.load(tmp_path / "cut" / "last.pt", weights_only=True)["epoch"] == 0
+    monkeypatch.setattr(loop, "_steps", steps)
+    resumed = _weights(train(cut, resume=True, progress=False))
+    for k in straight:
+        torch.testing.assert_close(resumed[k], straight[k], rtol=0, atol=0)
+    assert len((tmp_path / "cut" / "history.csv").read_text().splitlines()) == 3
+
+
+def test_teachers_and_coupled_distillation(dataset, tmp_path):
+    spatial = train(_cfg(dataset, tmp_path / "ts", model="teacher-spatial", epochs=1), progress=False)
+    temporal = train(_cfg(dataset, tmp_path / "tt", model="teacher-temporal", epochs=1), progress=False)
+    assert load_model(spatial / "best.pt").cfg.in_channels == 3
+    assert load_model(temporal / "best.pt").cfg.in_channels == 9
+    cfg = _cfg(dataset, tmp_path / "kd", model="uva-dva-32", epochs=1, spatial_teacher=str(spatial / "best.pt"),
+               temporal_teacher=str(temporal / "best.pt"))
+    final = distill(cfg, fusion_epochs=1, progress=False)
+    assert final == tmp_path / "kd" / "stage2"
+    stage1 = load_model(tmp_path / "kd" / "stage1" / "best.pt").state_dict()
+    stage2 = load_model(final / "best.pt").state_dict()
+    # stage 2 leaves trunk and branches as stage 1 made them and changes only the fusion head
+    for k in stage1:
+        if k.startswith("fusion."):
+            continue
+        torch.testing.assert_close(stage2[k], stage1[k], rtol=0, atol=0)
+    assert any(not torch.equal(stage2[k], stage1[k]) for k in stage1 if k.startswith("fusion.") and "weight" in k)
+    # the teacher soft maps were cached once per teacher beside the 256 px dataset cache
+    cached = list((dataset[2]).glob("**/teacher-*.npy"))
+    assert len(cached) == 4  # two teachers x (videos, images)
+
+
+def test_two_process_data_parallel(dataset, tmp_path):
+    """torchrun with 2 CPU processes (gloo) trains one model; rank 0 writes the run folder."""
+    vroot, iroot, cache = dataset
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29517",
+           "-m", "uva_cli", "train", "--model", "uva-dva-32", "--data", str(vroot), "--images", str(iroot),
+           "--out", str(tmp_path / "ddp"), "--epochs", "1", "--steps", "2", "--batch-size", "4", "--quiet"]
+    config = tmp_path / "cfg.json"
+    config.write_text('{"cache_dir": "%s", "val_fraction": 0.4, "val_step": 1, "warmup_steps": 1}' % cache)
+    result = subprocess.run(cmd + ["--config", str(config)], env=env, capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "ddp" / "best.pt").exists()
+    assert len((tmp_path / "ddp" / "history.csv").read_text().splitlines()) == 2
