@@ -99,3 +99,20 @@ def test_shipped_weights_verify_and_fit_budgets(name):
     assert count_parameters(model) == row["parameters"] <= BUDGET[name]
     if name == "uva-dva-32":
         assert path.stat().st_size <= 680_000
+
+
+@pytest.mark.parametrize("name", ["uva-dva-64"])
+def test_shipped_model_looks_at_the_moving_object(tmp_path, name):
+    """A bright square moving over a dark textured background: the map's peak follows it."""
+    from conftest import make_clip, square_frame
+    from uva_cli.engine import load_predictor, predict_video
+
+    clip = make_clip(tmp_path / "square.mp4", frames=30)
+    predictor = load_predictor(name, "cpu")
+    side = predictor.input_size
+    errors = []
+    for frame, smap in predict_video(clip, predictor):
+        _, (cx, cy) = square_frame(160, 120, frame.index)
+        r, c = np.unravel_index(np.argmax(smap), smap.shape)
+        errors.append(np.hypot((c + 0.5) * 160 / side - cx, (r + 0.5) * 120 / side - cy))
+    assert len(errors) == 30 and np.median(errors) < 16 and max(errors) < 32

@@ -3,6 +3,8 @@ manifest row (sha256, size, parameters, validation scores)."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import shutil
@@ -37,6 +39,11 @@ def publish(run: Path, name: str, command: str, dest: Path | None = None) -> dic
     return row
 
 
+def _wall_minutes(history: str) -> float:
+    rows = list(csv.DictReader(io.StringIO(history)))
+    return sum(float(r.get("seconds") or 0) for r in rows) / 60
+
+
 def _card(name, row, config, baseline, meta, history, command) -> str:
     val = row["validation"]
     centre = baseline["centre"]
@@ -54,6 +61,7 @@ UVA-Net student (CA-Res blocks), {row['input_size']}x{row['input_size']} input, 
 | training data | `{config['data']}` (Xu et al. 2017 eye-tracking videos, research use) {'+ `' + config['images'] + '` still images (OSIE, NUS; MIT licence)' if config.get('images') else ''} |
 | split | by video, seed {config['seed']}, validation videos: {', '.join(baseline['val_videos'])} |
 | best epoch | {meta.get('epoch')} of {config['epochs']} |
+| training wall time | {_wall_minutes(history):.0f} min on this run's machine |
 | seed | {config['seed']} |
 
 Command:
@@ -62,7 +70,7 @@ Command:
 {command}
 ```
 
-Validation (held-out videos, every {config['val_step']}nd frame, metrics on a grid with the longer side
+Validation (held-out videos, every {config['val_step']}. frame, metrics on a grid with the longer side
 256 px; see `uva_cli/evaluation.py`):
 
 | metric | {name} | centre bias |
