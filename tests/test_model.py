@@ -101,7 +101,7 @@ def test_shipped_weights_verify_and_fit_budgets(name):
         assert path.stat().st_size <= 680_000
 
 
-@pytest.mark.parametrize("name", ["uva-dva-64"])
+@pytest.mark.parametrize("name", ["uva-dva-64", "uva-dva-32"])
 def test_shipped_model_looks_at_the_moving_object(tmp_path, name):
     """A bright square moving over a dark textured background: the map's peak follows it."""
     from conftest import make_clip, square_frame

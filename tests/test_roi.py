@@ -2,6 +2,8 @@
 (no network), plus one end-to-end run of the CLI with random weights."""
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -224,6 +226,14 @@ def test_crop_window_fits_the_subject_and_the_frame():
     assert reframe.crop_window(np.zeros((0, 2)), W, H, 1.0) == (90, 90)
 
 
+def test_a_wide_window_on_a_tall_video_slides_vertically():
+    assert reframe.reframe_window(180, 320, 16 / 9) == (180, 102)
+    smap = np.zeros((S, S), np.float32)
+    smap[48:56, 20:40] = 1.0  # low in the frame
+    cx, cy = reframe.window_focus(smap, 180, 320, (180, 102))
+    assert cx == 90 and 320 * 48 / S <= cy <= 320 * 56 / S
+
+
 @pytest.mark.parametrize("text, value", [("9:16", 9 / 16), ("1:1", 1.0), ("4x5", 0.8), ("1.5", 1.5)])
 def test_parse_aspect(text, value):
     assert reframe.parse_aspect(text) == pytest.approx(value)
@@ -302,3 +312,16 @@ def test_cli_streams_json_lines_to_stdout(tmp_path, random_weights):
 def test_cli_usage_errors(clip, args, message):
     result = run("roi", clip, *args)
     assert result.exit_code == 2 and message in result.output, result.output
+
+
+def test_cli_missing_input_is_an_input_error(tmp_path, random_weights):
+    result = run("roi", tmp_path / "nope.mp4", "--json", tmp_path / "o.json", "--model", random_weights)
+    assert result.exit_code == 3 and "nope.mp4" in result.output
+    assert not list(tmp_path.glob("*.json")) and not list(tmp_path.glob(".*"))
+
+
+def test_roi_help_does_not_import_torch():
+    code = ("import sys; from uva_cli.cli import main; from click.testing import CliRunner; "
+            "r = CliRunner().invoke(main, ['roi', '--help']); assert r.exit_code == 0, r.output; "
+            "assert '--reframe' in r.output; assert 'torch' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -24,6 +24,7 @@ class Predictor:
     name: str
     device: str
     batch_size: int = 64
+    session: "object | None" = None  # an ONNX Runtime session when backend is onnx
 
     @property
     def input_size(self) -> int:
@@ -42,8 +43,10 @@ def pick_device(device: str = "auto") -> str:
     return device
 
 
-def load_predictor(model: str = "uva-dva-64", device: str = "auto", batch_size: int = 64) -> Predictor:
-    """Load weights by registry name or file path and put the student in inference mode."""
+def load_predictor(model: str = "uva-dva-64", device: str = "auto", batch_size: int = 64,
+                   backend: str = "torch") -> Predictor:
+    """Load weights by registry name or file path, fold batch norm, ready for inference.
+    backend "onnx" exports the graph once (kept in the uva cache) and runs it on ONNX Runtime."""
     import torch
 
     from .models.blocks import fold_batchnorm
@@ -53,7 +56,23 @@ def load_predictor(model: str = "uva-dva-64", device: str = "auto", batch_size: 
     net = fold_batchnorm(load_model(model)).to(device).eval()
     if device == "cpu":
         torch.set_num_threads(int(os.environ.get("UVA_THREADS", 0)) or torch.get_num_threads())
-    return Predictor(model=net, name=model, device=device, batch_size=max(1, int(batch_size)))
+    predictor = Predictor(model=net, name=model, device=device, batch_size=max(1, int(batch_size)))
+    if backend == "onnx":
+        predictor.session = _onnx_session_for(model, net)
+    elif backend != "torch":
+        raise ValueError(f"unknown backend {backend!r}: torch or onnx")
+    return predictor
+
+
+def _onnx_session_for(model: str, net):
+    from .data.cache import default_cache_base
+    from .export import export_onnx, onnx_session
+    from .models.registry import resolve, sha256
+
+    path = default_cache_base() / "onnx" / f"{sha256(resolve(model)[0])[:16]}.onnx"
+    if not path.exists():
+        export_onnx(net, path)
+    return onnx_session(path)
 
 
 def _windows(frames: Iterable[Frame], batch_size: int) -> Iterator[list[Frame]]:
@@ -73,14 +92,13 @@ def predict_arrays(predictor: Predictor, smalls: np.ndarray) -> np.ndarray:
     maps scaled so each peaks at 1."""
     import torch
 
-    from .models.student import normalise, probability_maps
+    from .models.student import normalise, window_maps
 
     with torch.inference_mode():
         x = normalise(torch.from_numpy(np.ascontiguousarray(smalls)).to(predictor.device))
-        features = predictor.model.features(x)
-        maps = probability_maps(predictor.model.fuse(features[:-1], features[1:]))
-        maps = maps / maps.amax(dim=(1, 2), keepdim=True)
-    return maps.cpu().numpy()
+        if predictor.session is not None:
+            return predictor.session.run(None, {"frames": x.numpy()})[0]
+        return window_maps(predictor.model, x).cpu().numpy()
 
 
 def predict_frames(predictor: Predictor, frames: Iterable[Frame]) -> Iterator[tuple[Frame, np.ndarray]]:

@@ -291,8 +291,8 @@ def report_indices(cache: Cache, indices: np.ndarray, per_video: int) -> list[in
     items = np.asarray(cache.item)[indices]
     for j in dict.fromkeys(items.tolist()):
         own = indices[items == j]
-        picks = np.unique(np.linspace(0, len(own) - 1, min(per_video, len(own))).round().astype(int))
-        out += own[picks].tolist() if per_video > 0 else []
+        picks = np.unique(np.linspace(0, len(own) - 1, max(0, min(per_video, len(own)))).round().astype(int))
+        out += own[picks].tolist()
     return out
 
 

@@ -25,12 +25,13 @@ from .engine import Predictor, predict_frames
 from .errors import InputError, OutputError, UvaError, reason
 from .outputs import open_output
 from .threads import Worker, prefetch
-from .video import VIDEO_EXTENSIONS, VideoInfo, iter_frames, probe
+from .video import VIDEO_EXTENSIONS, VideoInfo, iter_frames, make_parent, probe
 
 log = logging.getLogger("uva")
 
 # Where each output kind goes inside --out-dir, for an input with stem <stem>.
 OUTPUT_SUFFIX = {"overlay": ".overlay.mp4", "heatmap": ".heatmap.mp4", "maps": "", "npz": ".npz"}
+OUTPUT_VIDEOS = (".overlay.mp4", ".heatmap.mp4")
 # Bytes of full-size frames one pipeline stage (decode queue, network batch, write queue) may
 # hold: 4K overlays get shorter queues and batches instead of gigabytes of frames in flight.
 NATIVE_BUDGET = 256 << 20
@@ -75,15 +76,18 @@ def _inside(path: Path, folder: Path | None) -> bool:
 def find_videos(paths: Iterable[Path], exclude: Path | None = None) -> list[tuple[Path, tuple[str, ...]]]:
     """(video, output name parts) for the files and folders given: the sub-folders below the
     folder given, then the stem. Folders are searched recursively, skipping hidden files and
-    folders (temporaries among them) and anything under `exclude` (the output folder, so
-    outputs are never taken for inputs). A video given twice is kept once."""
+    folders (temporaries among them), uva's own output videos (*.overlay.mp4, *.heatmap.mp4)
+    and anything under `exclude` (an output folder inside an input folder). A video given
+    twice is kept once."""
     exclude = exclude.resolve() if exclude is not None and exclude.exists() else None
     found: list[tuple[Path, tuple[str, ...]]] = []
     seen: set[Path] = set()
     for path in paths:
         if path.is_dir():
+            skip = exclude if exclude is not None and exclude != path.resolve() else None
             videos = sorted(p for p in path.rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS
-                            and not _hidden(p.relative_to(path).parts) and p.is_file() and not _inside(p, exclude))
+                            and not p.name.endswith(OUTPUT_VIDEOS) and not _hidden(p.relative_to(path).parts)
+                            and p.is_file() and not _inside(p, skip))
             if not videos:
                 raise InputError(f"{path}: folder holds no video files ({', '.join(VIDEO_EXTENSIONS[:5])}, …)")
             pairs = [(v, (*v.parent.relative_to(path).parts, _stem(v))) for v in videos]
@@ -109,7 +113,8 @@ def plan(paths: Iterable[Path], out_dir: Path, kinds: Iterable[str]) -> list[Tas
     """Output paths per input under out_dir, mirroring sub-folders. Names come from the inputs'
     own paths below the folder given, never from `..` or absolute parts, and each is checked to
     lie inside out_dir. Two inputs that would share names (clip.mp4 and clip.mkv) keep their
-    extensions instead: clip.mp4.overlay.mp4, clip.mkv.overlay.mp4."""
+    extensions instead: clip.mp4.overlay.mp4, clip.mkv.overlay.mp4. Files that are outputs of
+    another input (any kind) are not inputs, so a re-run never processes its own results."""
     kinds = list(kinds)
     found = find_videos(paths, exclude=out_dir)
     keys = [tuple(p.casefold() for p in parts) for _, parts in found]
@@ -123,8 +128,10 @@ def plan(paths: Iterable[Path], out_dir: Path, kinds: Iterable[str]) -> list[Tas
         if other != video:
             raise InputError(f"{video}: would write the same outputs as {other}; give their folders "
                              "instead of the files, or run them separately")
-        tasks.append(Task(video, {k: _output_path(out_dir, parts, OUTPUT_SUFFIX[k]) for k in kinds}))
-    return tasks
+        tasks.append(Task(video, {k: _output_path(out_dir, parts, OUTPUT_SUFFIX[k]) for k in OUTPUT_SUFFIX}))
+    # Outputs written beside their inputs (or in a folder below them) are not inputs of a re-run.
+    produced = {p.resolve() for t in tasks for p in t.outputs.values()}
+    return [Task(t.source, {k: t.outputs[k] for k in kinds}) for t in tasks if t.source.resolve() not in produced]
 
 
 def _output_path(out_dir: Path, parts: tuple[str, ...], suffix: str) -> Path:
@@ -267,8 +274,8 @@ def manifest(target: str | os.PathLike | None) -> Iterator[Callable[[Result], No
     if str(target) == "-":
         fh, owned = sys.stdout, False
     else:
+        make_parent(Path(target))
         try:
-            Path(target).parent.mkdir(parents=True, exist_ok=True)
             fh, owned = open(target, "a", encoding="utf-8"), True
         except OSError as exc:
             raise OutputError(f"{target}: cannot write the manifest ({reason(exc)})") from None

@@ -18,7 +18,7 @@ from PIL import Image
 
 from . import render
 from .errors import OutputError, reason, write_failed
-from .video import Frame, VideoInfo, VideoWriter
+from .video import Frame, VideoInfo, VideoWriter, make_parent
 
 OUTPUT_KINDS = ("overlay", "heatmap", "maps", "npz")
 MAP_NAME = re.compile(r"\d{6}\.png")
@@ -80,8 +80,9 @@ class MapsOutput:
         self.size = (info.height, info.width)
         _refuse_foreign_folder(path)
         shutil.rmtree(self.tmp, ignore_errors=True)
+        make_parent(path)
         try:
-            self.tmp.mkdir(parents=True)
+            self.tmp.mkdir()
         except OSError as exc:
             raise OutputError(f"{path}: cannot create folder ({reason(exc)})") from None
 
@@ -117,8 +118,8 @@ class NpzOutput:
         self.path, self.tmp = path, _part(path)
         self.raw = path.with_name(f".{path.name}.maps.part")
         self.fps, self.times, self.shape = info.fps, [], None
+        make_parent(path)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
             self.fh = open(self.raw, "wb")
         except OSError as exc:
             raise OutputError(f"{path}: cannot write ({reason(exc)})") from None

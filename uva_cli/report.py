@@ -33,6 +33,11 @@ def _header(metric: str) -> str:
     return f"{metric} {'↓' if metric in LOWER_IS_BETTER else '↑'}"
 
 
+def _plain(metric: str) -> str:
+    """The header without arrows, for Pillow's default font (which has no arrow glyphs)."""
+    return f"{metric} ({'lower' if metric in LOWER_IS_BETTER else 'higher'} is better)"
+
+
 def describe(ev: Evaluation) -> str:
     """One line naming what was scored on what."""
     who = f"{ev.predictor['kind']} {ev.predictor['name']}"
@@ -56,7 +61,7 @@ def results_table(ev: Evaluation):
     pooled = ev.scores.pooled()
     table.add_section()
     table.add_row("all frames", str(len(ev.scores.values)), *(_fmt(pooled[m]) for m in metrics), style="bold")
-    notes = [f"{ev.seconds:.1f} s"]
+    notes = [f"scored in {ev.seconds:.1f} s"]
     if ev.approximate:
         notes.append("fixations derived from density peaks: NSS/AUC are approximations")
     if ev.predictor["name"] == "human":
@@ -170,9 +175,9 @@ def metric_curves(frames: np.ndarray, values: np.ndarray, metrics: tuple[str, ..
             mean, y = float(finite.mean()), to_y(float(finite.mean()))
             for xs in range(box[0], box[2], 10):
                 draw.line([(xs, y), (min(xs + 5, box[2]), y)], fill=(90, 90, 90))
-            draw.text((box[0] + 4, top + 2), f"{_header(metric)}   mean {mean:.3f}", fill=colour)
+            draw.text((box[0] + 4, top + 2), f"{_plain(metric)}   mean {mean:.3f}", fill=colour)
         else:
-            draw.text((box[0] + 4, top + 2), f"{_header(metric)}   no finite values", fill=colour)
+            draw.text((box[0] + 4, top + 2), f"{_plain(metric)}   no finite values", fill=colour)
         draw.text((4, box[1] - 2), f"{hi:.2f}", fill=(90, 90, 90))
         draw.text((4, box[3] - 10), f"{lo:.2f}", fill=(90, 90, 90))
         draw.text((box[0], box[3] + 2), f"frame {int(x0) + 1}", fill=(90, 90, 90))

@@ -316,6 +316,8 @@ class TextOutput:
     def write(self, text: str) -> None:
         try:
             self.fh.write(text)
+            if self.stdout:
+                self.fh.flush()  # a reader of the pipe sees each frame as it is analysed
         except OSError as exc:
             self.abort()
             raise OutputError(f"{self.path}: write failed ({exc.strerror})") from None
@@ -343,6 +345,13 @@ def write_json(out: TextOutput, head: dict, records: Iterable[dict]) -> None:
     for k, record in enumerate(records):
         out.write((",\n" if k else "") + _dumps(record))
     out.write("\n]}\n")
+
+
+def write_jsonl(out: TextOutput, head: dict, records: Iterable[dict]) -> None:
+    """JSON Lines: the header object, then one line per frame as each record arrives."""
+    out.write(_dumps(head) + "\n")
+    for record in records:
+        out.write(_dumps(record) + "\n")
 
 
 # ----------------------------------------------------------------------------- the job
@@ -424,40 +433,43 @@ def run_roi(request: RoiRequest, predictor: Predictor, on_stage: Callable[[str, 
                                                           request.reframe_video) if p and str(p) != STDOUT])
     window = reframe.reframe_window(info.width, info.height, request.aspect) if request.reframe_video else None
     expected = info.frames or round((info.duration or 0) * info.fps)
-    texts: list[TextOutput] = []
-    try:
-        stream = TextOutput(request.jsonl) if request.jsonl and not request.videos else None
-        texts += [stream] if stream else []
-        if stream:
-            stream.write(_dumps(header(info, predictor.name, expected)) + "\n")
-        keep = bool(request.json or request.videos)
-        results: list[FrameResult] = []
-        count = 0
-        if on_stage:
-            on_stage("analysing", expected)
+    keep = bool(request.json or request.videos)  # else nothing is held: memory stays flat
+    results: list[FrameResult] = []
+    count = 0
+
+    def analysed() -> Iterator[FrameResult]:
+        nonlocal count
         frames = prefetch(iter_frames(request.source, size=predictor.input_size, info=info))
         for result in analyse(predict_frames(predictor, frames), info.width, info.height, request.config,
                               request.camera.cut_threshold, window):
-            if stream:
-                stream.write(_dumps(frame_record(result)) + "\n")
             if keep:
                 results.append(result)
             count += 1
             if on_frames:
                 on_frames(1)
+            yield result
+
+    texts: list[TextOutput] = []
+    try:
+        if on_stage:
+            on_stage("analysing", expected)
+        if request.jsonl and not request.videos:
+            texts.append(TextOutput(request.jsonl))
+            write_jsonl(texts[-1], header(info, predictor.name, expected), map(frame_record, analysed()))
+        else:
+            for _ in analysed():
+                pass
         if count == 0:
             raise InputError(f"{request.source}: no frame could be decoded")
         seconds = time.perf_counter() - started
         plan = plan_windows(results, info, request, window) if request.videos else {}
+        head = header(info, predictor.name, len(results))
         if request.json:
             texts.append(TextOutput(request.json))
-            write_json(texts[-1], header(info, predictor.name, len(results)),
-                       (frame_record(r, plan) for r in results))
+            write_json(texts[-1], head, (frame_record(r, plan) for r in results))
         if request.jsonl and request.videos:
             texts.append(TextOutput(request.jsonl))
-            texts[-1].write(_dumps(header(info, predictor.name, len(results))) + "\n")
-            for r in results:
-                texts[-1].write(_dumps(frame_record(r, plan)) + "\n")
+            write_jsonl(texts[-1], head, (frame_record(r, plan) for r in results))
         if request.videos:
             paths = {"crop": request.crop_video, "reframe": request.reframe_video}
             sizes = {"crop": request.crop_size}

@@ -63,7 +63,7 @@ def _open(path: Path) -> av.container.InputContainer:
     if path.stat().st_size == 0:
         raise InputError(f"{path}: empty file (0 bytes)")
     try:
-        container = av.open(str(path))
+        container = av.open(str(path), metadata_errors="replace")  # a bad tag must not hide the video
     except PermissionError:
         raise InputError(f"{path}: permission denied") from None
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError, OSError) as exc:
@@ -77,6 +77,9 @@ def _open(path: Path) -> av.container.InputContainer:
         audio = bool(container.streams.audio)
         container.close()
         raise InputError(f"{path}: has no video stream" + (" (audio only)" if audio else ""))
+    if container.streams.video[0].codec_context is None:
+        container.close()
+        raise InputError(f"{path}: video codec unknown or not supported by this FFmpeg build")
     return container
 
 
@@ -182,39 +185,46 @@ def iter_frames(path: str | os.PathLike, size: int | None = None, native: bool =
     stream_end = (float(stream.duration * stream.time_base) if stream.duration and stream.time_base
                   else None if info.has_audio else info.duration)
     index, last_time, last = 0, None, None
-    lost: list[float] = []  # timestamps of frames whose packets failed to decode
+    pending: list[int] = []  # pts of demuxed packets whose frame has not come out yet, sorted
     bad_packets, repeated, finished = 0, 0, False
-    try:
+
+    def decoded() -> Iterator[av.VideoFrame | None]:
+        """Frames in display order, then None. A decoder running frame threads reports an error
+        a few packets late, so lost frames are found by their pts never coming out, not by
+        which packet raised."""
+        nonlocal bad_packets
         for packet in _packets(container, stream):
+            if trust_pts and packet.pts is not None and packet.size:
+                bisect.insort(pending, packet.pts)
             try:
-                decoded = packet.decode()
+                yield from packet.decode()
             except (av.error.FFmpegError, ValueError):
                 bad_packets += 1
-                if trust_pts and packet.pts is not None and packet.time_base:
-                    bisect.insort(lost, float(packet.pts * packet.time_base))
-                continue
-            for frame in decoded:
-                time = _frame_time(frame.time if trust_pts else None, last_time, step)
+        yield None
+
+    try:
+        for frame in decoded():
+            if frame is None:  # the end: what is still pending never came out
+                pictures, gaps = None, pending
+                time = min(info.duration + step if info.duration else float("inf"), (last_time or 0) + MAX_GAP)
+            else:
                 try:
                     pictures = convert(frame)
                 except (av.error.FFmpegError, ValueError):
-                    bad_packets += 1
-                    bisect.insort(lost, time)
+                    bad_packets += 1  # its pts stays pending, so a repeat takes its place
                     continue
-                lost = [t for t in lost if abs(t - time) > 1e-6]  # its frame turned up after all
-                while lost and lost[0] < time:
-                    gap = lost.pop(0)
-                    if last_time is not None and gap > last_time:
+                time = _frame_time(frame.time if trust_pts else None, last_time, step)
+                gaps = _take_until(pending, frame.pts if trust_pts else None)
+            if bad_packets and last is not None:
+                for gap in (float(pts * stream.time_base) for pts in gaps):
+                    if last_time < gap < time:
                         yield Frame(index, gap, *last)
                         index, last_time, repeated = index + 1, gap, repeated + 1
-                last, last_time = pictures, time
-                yield Frame(index, time, *pictures)
-                index += 1
-        end = info.duration if info.duration is not None else float("inf")
-        for gap in lost:
-            if last is not None and last_time < gap <= end:
-                yield Frame(index, gap, *last)
-                index, last_time, repeated = index + 1, gap, repeated + 1
+            if pictures is None:
+                break
+            last, last_time = pictures, time
+            yield Frame(index, time, *pictures)
+            index += 1
         finished = True
     finally:
         container.close()
@@ -236,6 +246,16 @@ def _warn_if_cut_short(path: Path, info: VideoInfo, stream_end: float | None, fr
                     "container declares", path, frames, end, stream_end)
 
 
+def _take_until(pending: list[int], pts: int | None) -> list[int]:
+    """Remove and return the pending pts before `pts` (their frames were lost); drop `pts` itself."""
+    if pts is None:
+        return []
+    cut = bisect.bisect_right(pending, pts)
+    taken = pending[:cut]
+    del pending[:cut]
+    return [p for p in taken if p != pts]
+
+
 def _frame_time(time: float | None, last_time: float | None, step: float) -> float:
     """The frame's own timestamp when it is usable (present, increasing, no absurd jump),
     else one nominal frame after the previous frame."""
@@ -255,6 +275,17 @@ def _packets(container, stream) -> Iterator[av.Packet]:
                     container.name, reason(exc))
 
 
+def make_parent(path: Path) -> None:
+    """Create the folder `path` goes in, saying which part is in the way when one is a file."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next((p for p in reversed(path.parents) if p.exists() and not p.is_dir()), path.parent)
+        raise OutputError(f"{path}: cannot write ({blocker} is a file, not a folder)") from None
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write ({reason(exc)})") from None
+
+
 class VideoWriter:
     """H.264 writer: frames go to a temporary file beside the target that is renamed on close().
 
@@ -271,8 +302,8 @@ class VideoWriter:
             log.warning("%s: %dx%d has an odd side; writing %dx%d (H.264 4:2:0 needs even sides)",
                         self.path, width, height, self.width, self.height)
         self._last_pts, self._audio = -1, None
+        make_parent(self.path)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             self.container = av.open(str(self.tmp), mode="w")
         except ValueError:
             raise OutputError(f"{self.path}: unknown video file extension (use .mp4, .mkv or .mov)") from None
@@ -329,7 +360,7 @@ class VideoWriter:
     def _add_audio(self, source_path: Path):
         """Declare an output stream for the source's first audio stream (before any muxing)."""
         try:
-            source = av.open(str(source_path))
+            source = av.open(str(source_path), metadata_errors="replace")
         except (av.error.FFmpegError, OSError, ValueError):
             return None
         if not source.streams.audio:

@@ -22,6 +22,7 @@ COMMANDS = {
     "models": ("models", "List the shipped models with their sizes and validation scores."),
     "roi": ("roi", "Regions of interest: JSON box tracks, crops that follow the subject, reframing."),
     "bench": ("bench", "Measure model size and speed: network only and end to end on a video."),
+    "export": ("export", "Export a model as ONNX (dynamic batch) for other runtimes."),
     "train": ("train", "Train a student (or teacher) on a fixation dataset."),
     "distill": ("distill", "Coupled knowledge distillation of a student from two teachers."),
     "eval": ("eval", "Score predictions against human fixations: models, saved maps or baselines."),

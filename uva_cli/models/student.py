@@ -116,5 +116,13 @@ def probability_maps(logits: torch.Tensor) -> torch.Tensor:
     return torch.softmax(logits.reshape(b, h * w).float(), dim=1).reshape(b, h, w)
 
 
+def window_maps(model: UVANet, x: torch.Tensor) -> torch.Tensor:
+    """Maps for a window of N+1 normalised frames (each paired with the next): (N, S, S) scaled
+    to peak 1. The one inference graph, shared by the engine and the ONNX export."""
+    features = model.features(x)
+    maps = probability_maps(model.fuse(features[:-1], features[1:]))
+    return maps / maps.amax(dim=(1, 2), keepdim=True)
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
