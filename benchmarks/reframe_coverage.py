@@ -4,8 +4,9 @@ On the validation videos of a fixation-videos dataset (split by video, seed 0, 2
 plans the reframe camera exactly as `uva roi --reframe ASPECT` does and counts, per frame, the
 fraction of human fixations inside the window; frames without fixations are skipped and the
 fractions are averaged over frames. Next to it: a fixed centre crop of the same size (the
-baseline a dumb vertical crop gets) and the per-frame best window before camera smoothing
-(what the smoothing costs).
+baseline a dumb vertical crop gets), the per-frame best window before camera smoothing (what
+the smoothing costs), and the same camera driven by the human fixation density of each frame
+instead of the model's map ("oracle": what a perfect saliency model would get with this camera).
 
     python benchmarks/reframe_coverage.py --model uva-dva-64
     python benchmarks/reframe_coverage.py --model runs/uva-dva-64/best.pt --aspect 1:1
@@ -14,13 +15,14 @@ baseline a dumb vertical crop gets) and the per-frame best window before camera 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 from pathlib import Path
 
 import numpy as np
 
 from uva_cli import reframe, roi
-from uva_cli.data.fixations import frame_points, read_dataset, split_videos
+from uva_cli.data.fixations import density_map, frame_points, read_dataset, split_videos
 from uva_cli.engine import load_predictor, predict_frames
 from uva_cli.video import iter_frames, probe
 
@@ -46,9 +48,14 @@ def evaluate_video(item, predictor, aspect: float) -> dict[str, np.ndarray]:
     centred = reframe.windows_from_path(np.tile([info.width / 2, info.height / 2], (n, 1)), window,
                                         info.width, info.height)
     raw = reframe.windows_from_path(np.array([r.focus for r in results]), window, info.width, info.height)
+    size = predictor.input_size
+    oracle = [dataclasses.replace(r, focus=reframe.window_focus(
+        density_map(pts, info.width, info.height, size, size), info.width, info.height, window))
+        for r, pts in zip(results, points)]
     return {"reframe": coverage(roi.reframe_windows(results, window, info.width, info.height), points),
             "centre crop": coverage(centred, points),
             "unsmoothed": coverage(raw, points),
+            "oracle": coverage(roi.reframe_windows(oracle, window, info.width, info.height), points),
             "shots": np.array([results[-1].shot + 1])}
 
 
@@ -65,7 +72,7 @@ def main() -> None:
     _, val = split_videos([item.name for item in dataset.items], 0.2, seed=0)
     predictor = load_predictor(args.model, args.device, args.batch_size)
     aspect = reframe.parse_aspect(args.aspect)
-    kinds = ("reframe", "centre crop", "unsmoothed")
+    kinds = ("reframe", "centre crop", "unsmoothed", "oracle")
     print(f"fixations inside a {args.aspect} window (mean over frames), model {args.model}")
     print(f"{'video':<16} {'size':>9} {'frames':>6} {'shots':>5} " + " ".join(f"{k:>12}" for k in kinds))
     pooled: dict[str, list[np.ndarray]] = {k: [] for k in kinds}

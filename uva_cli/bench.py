@@ -21,6 +21,7 @@ PAPER_FPS = {("uva-dva-64", "cpu"): 404.3, ("uva-dva-32", "cuda"): 10106.0}
 class BenchResult:
     model: str
     device: str
+    backend: str
     threads: int
     parameters: int
     weights_bytes: int
@@ -117,7 +118,7 @@ def video_fps(predictor, video: Path) -> dict[str, float]:
 
 
 def run_bench(model: str = "uva-dva-64", device: str = "cpu", batch_sizes: tuple[int, ...] = (1, 16, 64, 256),
-              threads: int = 0, video: Path | None = None) -> BenchResult:
+              threads: int = 0, video: Path | None = None, backend: str = "torch") -> BenchResult:
     import av
     import torch
 
@@ -127,9 +128,9 @@ def run_bench(model: str = "uva-dva-64", device: str = "cpu", batch_sizes: tuple
 
     if threads:
         torch.set_num_threads(threads)
-    predictor = load_predictor(model, device)
+    predictor = load_predictor(model, device, backend=backend)
     path, _ = resolve(model)
-    result = BenchResult(model=model, device=predictor.device, threads=torch.get_num_threads(),
+    result = BenchResult(model=model, device=predictor.device, backend=backend, threads=torch.get_num_threads(),
                          parameters=count_parameters(predictor.model), weights_bytes=path.stat().st_size,
                          macs_per_frame=count_macs(predictor.model, predictor.input_size),
                          paper_fps=PAPER_FPS.get((predictor.model.cfg.name, predictor.device.split(":")[0])))

@@ -33,8 +33,8 @@ log = logging.getLogger("uva")
 OUTPUT_SUFFIX = {"overlay": ".overlay.mp4", "heatmap": ".heatmap.mp4", "maps": "", "npz": ".npz"}
 OUTPUT_VIDEOS = (".overlay.mp4", ".heatmap.mp4")
 # Bytes of full-size frames one pipeline stage (decode queue, network batch, write queue) may
-# hold: 4K overlays get shorter queues and batches instead of gigabytes of frames in flight.
-NATIVE_BUDGET = 256 << 20
+# hold: 4K overlays get queues and batches of 5 frames instead of gigabytes of frames in flight.
+NATIVE_BUDGET = 128 << 20
 QUEUE_DEPTH = 32
 
 ProgressFn = Callable[[int], None]
