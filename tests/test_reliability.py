@@ -379,9 +379,18 @@ def test_output_names_never_escape_the_out_dir(tmp_path, random_weights):
     assert sorted(os.listdir(out)) == sorted(["..mp4", "..mp4.overlay.mp4", "...mp4", "...mp4.overlay.mp4",
                                               "-rf", "-rf.overlay.mp4"])
     assert sorted(os.listdir(tmp_path / "deep")) == ["out"]
-    for parts in [("..",), ("a", ".."), ("/etc", "passwd"), ("..", "x"), ("",)]:
+    for parts in [("..",), ("a", ".."), ("/etc", "passwd"), ("..", "x"), ("",), ("a/../..", "x")]:
         with pytest.raises(OutputError, match="outside the output folder"):
             jobs._output_path(out, parts, "")
+    assert jobs._output_path(Path("."), ("a",), ".npz") == Path("a.npz")
+
+
+def test_no_shell_strings_anywhere_in_the_package():
+    """File names reach FFmpeg and the file system as arguments, never through a shell."""
+    for source in (ROOT / "uva_cli").rglob("*.py"):
+        text = source.read_text()
+        for risky in ("shell=True", "os.system(", "os.popen(", "commands.getoutput"):
+            assert risky not in text, f"{source}: {risky}"
 
 
 def test_same_stem_inputs_keep_their_extensions(tmp_path, random_weights):

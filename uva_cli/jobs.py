@@ -15,6 +15,7 @@ import logging
 import os
 import sys
 import time
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -85,19 +86,22 @@ def find_videos(paths: Iterable[Path], exclude: Path | None = None) -> list[tupl
     for path in paths:
         if path.is_dir():
             skip = exclude if exclude is not None and exclude != path.resolve() else None
-            videos = sorted(p for p in path.rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS
-                            and not p.name.endswith(OUTPUT_VIDEOS) and not _hidden(p.relative_to(path).parts)
-                            and p.is_file() and not _inside(p, skip))
-            if not videos:
+            pairs = []
+            for video in sorted(path.rglob("*")):
+                rel = video.relative_to(path).parts
+                if video.suffix.lower() in VIDEO_EXTENSIONS and not video.name.endswith(OUTPUT_VIDEOS) \
+                        and not _hidden(rel) and video.is_file() and not _inside(video, skip):
+                    pairs.append((video, (*rel[:-1], _stem(video))))
+            if not pairs:
                 raise InputError(f"{path}: folder holds no video files ({', '.join(VIDEO_EXTENSIONS[:5])}, …)")
-            pairs = [(v, (*v.parent.relative_to(path).parts, _stem(v))) for v in videos]
         elif path.exists():
             pairs = [(path, (_stem(path),))]
         else:
             raise InputError(f"{path}: no such file or folder")
         for video, parts in pairs:
-            if video.resolve() not in seen:
-                seen.add(video.resolve())
+            key = video.resolve()
+            if key not in seen:
+                seen.add(key)
                 found.append((video, parts))
     return found
 
@@ -118,7 +122,7 @@ def plan(paths: Iterable[Path], out_dir: Path, kinds: Iterable[str]) -> list[Tas
     kinds = list(kinds)
     found = find_videos(paths, exclude=out_dir)
     keys = [tuple(p.casefold() for p in parts) for _, parts in found]
-    clashing = {k for k in keys if keys.count(k) > 1}
+    clashing = {k for k, n in Counter(keys).items() if n > 1}
     names: dict[tuple[str, ...], Path] = {}
     tasks = []
     for (video, parts), key in zip(found, keys):
@@ -130,18 +134,18 @@ def plan(paths: Iterable[Path], out_dir: Path, kinds: Iterable[str]) -> list[Tas
                              "instead of the files, or run them separately")
         tasks.append(Task(video, {k: _output_path(out_dir, parts, OUTPUT_SUFFIX[k]) for k in OUTPUT_SUFFIX}))
     # Outputs written beside their inputs (or in a folder below them) are not inputs of a re-run.
-    produced = {p.resolve() for t in tasks for p in t.outputs.values()}
-    return [Task(t.source, {k: t.outputs[k] for k in kinds}) for t in tasks if t.source.resolve() not in produced]
+    produced = {os.path.abspath(p) for t in tasks for p in t.outputs.values()}
+    return [Task(t.source, {k: t.outputs[k] for k in kinds}) for t in tasks if os.path.abspath(t.source) not in produced]
 
 
 def _output_path(out_dir: Path, parts: tuple[str, ...], suffix: str) -> Path:
     """out_dir/<folders>/<stem><suffix>, refused if any part could step outside out_dir."""
     names = (*parts[:-1], parts[-1] + suffix)
-    target = out_dir.joinpath(*names)
+    target = os.path.abspath(os.path.join(out_dir, *names))
     if any(n in ("", ".", "..") or "/" in n or os.sep in n for n in names) or \
-            not Path(os.path.normpath(target)).is_relative_to(os.path.normpath(out_dir)):
+            not target.startswith(os.path.join(os.path.abspath(out_dir), "")):
         raise OutputError(f"{target}: would lie outside the output folder {out_dir}")
-    return target
+    return out_dir.joinpath(*names)
 
 
 def parse_shard(text: str) -> tuple[int, int]:
