@@ -43,11 +43,12 @@ def _kinds(ctx, param, value: str) -> list[str]:
 @click.option("--manifest", "manifest_to", metavar="FILE", help="Append one JSON line per input (path, status, reason, frames, seconds); '-' = stdout. Shards may share one file.")
 @click.option("--model", default="uva-dva-64", show_default=True, help="Model name (see `uva models`) or a .pt weights file.")
 @click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]), help="Where the network runs.")
+@click.option("--backend", default="torch", show_default=True, type=click.Choice(["torch", "onnx"]), help="Inference runtime (onnx needs `pip install uva[onnx]`).")
 @click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1, 4096), help="Frames per network call; results do not depend on it.")
 @click.option("--alpha", default=0.6, show_default=True, type=click.FloatRange(0, 1), help="Overlay strength at the most salient pixels.")
 @click.option("--colormap", default="turbo", show_default=True, type=click.Choice(COLORMAPS), help="Colour map for overlay and heatmap.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
-def command(inputs, overlay, heatmap, maps, npz, out_dir, kinds, overwrite, shard_of, manifest_to, model, device,
+def command(inputs, overlay, heatmap, maps, npz, out_dir, kinds, overwrite, shard_of, manifest_to, model, device, backend,
             batch_size, alpha, colormap, quiet):
     """Predict where people look in INPUT videos.
 
@@ -82,7 +83,7 @@ def command(inputs, overlay, heatmap, maps, npz, out_dir, kinds, overwrite, shar
         if shard_of:
             raise click.UsageError("--shard splits a batch: use it with --out-dir")
         tasks = [Task(inputs[0], named)]
-    predictor = load_predictor(model, device, batch_size)
+    predictor = load_predictor(model, device, batch_size, backend)
     with manifest(manifest_to) as record, progress_bar(quiet) as bar:
         bar_id = bar.add_task("", total=None)
 
