@@ -52,8 +52,15 @@ def load_predictor(model: str = "uva-dva-64", device: str = "auto", batch_size: 
     from .models.blocks import fold_batchnorm
     from .models.registry import load_model
 
+    from .errors import WeightsError
+    from .models.student import UVANet
+
     device = pick_device(device)
-    net = fold_batchnorm(load_model(model)).to(device).eval()
+    net = load_model(model)
+    if not isinstance(net, UVANet):
+        raise WeightsError(f"{model}: a teacher network (used to train students), not a student; "
+                           f"choose uva-dva-64 or uva-dva-32")
+    net = fold_batchnorm(net).to(device).eval()
     if device == "cpu":
         torch.set_num_threads(int(os.environ.get("UVA_THREADS", 0)) or torch.get_num_threads())
     predictor = Predictor(model=net, name=model, device=device, batch_size=max(1, int(batch_size)))

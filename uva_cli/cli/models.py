@@ -19,4 +19,7 @@ def command():
         fmt = lambda k: f"{val[k]:.3f}" if k in val else "–"  # noqa: E731
         table.add_row(name, f"{row['input_size']}x{row['input_size']}", f"{row['parameters']:,}",
                       f"{row['bytes'] / 1e6:.2f} MB", fmt("nss"), fmt("cc"), fmt("auc_judd"), row["sha256"][:12])
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=140)
+    console.print(table)

@@ -27,7 +27,7 @@ def publish(run: Path, name: str, command: str, dest: Path | None = None) -> dic
     config = json.loads((run / "config.json").read_text())
     baseline = json.loads((run / "baseline.json").read_text())
     history = (run / "history.csv").read_text()
-    meta = blob["meta"]
+    meta = {**blob["meta"], "model_config": blob["config"]}
     row = {"file": target.name, "sha256": sha256(target), "bytes": target.stat().st_size,
            "parameters": count_parameters(model), "input_size": model.cfg.input_size,
            "validation": meta.get("validation", {}), "card": f"{name}.md"}
@@ -37,6 +37,10 @@ def publish(run: Path, name: str, command: str, dest: Path | None = None) -> dic
     manifest_path.write_text(json.dumps(table, indent=2) + "\n")
     (dest / f"{name}.md").write_text(_card(name, row, config, baseline, meta, history, command))
     return row
+
+
+def config_of(meta: dict) -> dict:
+    return meta.get("model_config", {})
 
 
 def _wall_minutes(history: str) -> float:
@@ -49,9 +53,14 @@ def _card(name, row, config, baseline, meta, history, command) -> str:
     centre = baseline["centre"]
     scores = "\n".join(f"| {m} | {val.get(m, float('nan')):.3f} | {centre.get(m, float('nan')):.3f} |"
                        for m in ("nss", "cc", "auc_judd"))
+    side = f"{row['input_size']}x{row['input_size']}"
+    what = (f"UVA-Net student (CA-Res blocks), {side} input, frame t plus t+1." if "in_channels" not in config_of(meta)
+            else f"High-resolution teacher for coupled distillation, {side} input, "
+                 f"{'frame t' if config_of(meta)['in_channels'] == 3 else 'frame t and two frame differences'}"
+                 f" in, 64x64 map out (training only; not usable by `uva saliency`).")
     return f"""# {name}
 
-UVA-Net student (CA-Res blocks), {row['input_size']}x{row['input_size']} input, frame t plus t+1.
+{what}
 
 | | |
 |---|---|
