@@ -24,6 +24,7 @@ from .train import finish, settings
 @click.option("--batch-size", type=click.IntRange(1), help="Batch size [default 64].")
 @click.option("--distill-weight", type=click.FloatRange(0), help="Weight of each teacher term [default 1.0].")
 @click.option("--distill-loss", type=click.Choice(["kld", "mse"]), help="Teacher term: kld or the paper's mse [default kld].")
+@click.option("--fusion-teachers/--no-fusion-teachers", default=None, help="Stage 2 also learns the teachers' mean map [default on; off is the paper's GT-only stage 2].")
 @click.option("--seed", type=int, help="Seed [default 0].")
 @click.option("--threads", type=click.IntRange(0), help="CPU threads for torch (0: default).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to train [default auto].")

@@ -42,6 +42,7 @@ class TrainConfig:
     temporal_teacher: str | None = None
     distill_weight: float = 1.0  # weight of the teacher term per branch (the paper: 1.0)
     distill_loss: str = "kld"  # kld (teacher map as a distribution) or mse (the paper's)
+    fusion_teachers: bool = True  # stage 2 also distils the teachers' mean map (False: the paper's GT only)
     epochs: int = 12
     steps_per_epoch: int = 150
     batch_size: int = 64

@@ -6,7 +6,8 @@
   the spatial head against ground truth + the spatial teacher's soft map, the temporal head
   against ground truth + the temporal teacher's soft map. Both losses reach the one trunk.
 - StudentRecipe, stage "fusion" (stage 2): trunk and branches frozen (batch norm included), the
-  fusion head trained against ground truth.
+  fusion head trained against ground truth (the paper), plus the mean of the teachers' soft maps
+  when teachers are given (uva's default, `fusion_teachers`).
 
 Teacher soft maps are computed once per teacher and dataset at the teacher's 64x64 output,
 cached beside the dataset cache, and average-pooled to the student's resolution.
@@ -138,7 +139,8 @@ class StudentRecipe:
         self.cfg = cfg
         self.side = STUDENTS[cfg.model].input_size
         self.coupled = cfg.stage == "coupled"
-        self.sizes = (self.side, TEACHER_SIDE) if self.coupled else (self.side,)
+        self.taught = cfg.stage in ("coupled", "fusion") and bool(cfg.spatial_teacher or cfg.temporal_teacher)
+        self.sizes = (self.side, TEACHER_SIDE) if self.taught else (self.side,)
         self.soft: dict[str, dict[str, np.ndarray]] = {}
 
     def build(self):
@@ -147,7 +149,7 @@ class StudentRecipe:
     def prepare(self, data, device: str, progress: bool) -> None:
         """Soft maps of each given teacher, for videos and images alike."""
         for head, weights in (("spatial", self.cfg.spatial_teacher), ("temporal", self.cfg.temporal_teacher)):
-            if self.coupled and weights:
+            if self.taught and weights:
                 self.soft[head] = {"videos": teacher_maps(weights, data.videos[TEACHER_SIDE], device, progress)}
                 if data.images:
                     self.soft[head]["images"] = teacher_maps(weights, data.images[TEACHER_SIDE], device, progress)
@@ -191,7 +193,11 @@ class StudentRecipe:
         cfg = self.cfg
         heads = model.heads(model.features(b["x_t"]), model.features(b["x_n"]))
         if cfg.stage == "fusion":
-            return saliency_loss(heads["fused"], b["target"], cfg.loss)
+            loss = saliency_loss(heads["fused"], b["target"], cfg.loss)
+            soft = [b[k] for k in ("soft_spatial", "soft_temporal") if k in b]
+            if soft:  # uva's stage 2 keeps the teachers: the fused map also learns their mean
+                loss = loss + cfg.distill_weight * self._distill(heads["fused"], sum(soft) / len(soft))
+            return loss
         if cfg.stage == "joint":
             loss = saliency_loss(heads["fused"], b["target"], cfg.loss)
             return loss + cfg.aux_weight * sum(saliency_loss(heads[h], b["target"], cfg.loss)
