@@ -27,6 +27,9 @@ def publish(run: Path, name: str, command: str, dest: Path | None = None) -> dic
     config = json.loads((run / "config.json").read_text())
     baseline = json.loads((run / "baseline.json").read_text())
     history = (run / "history.csv").read_text()
+    stage1 = run.parent / "stage1" / "history.csv"  # a distillation's stage 2: show stage 1 too
+    if config.get("stage") == "fusion" and stage1.exists():
+        history = f"stage 1 (coupled):\n{stage1.read_text().strip()}\n\nstage 2 (fusion):\n{history}"
     meta = {**blob["meta"], "model_config": blob["config"]}
     row = {"file": target.name, "sha256": sha256(target), "bytes": target.stat().st_size,
            "parameters": count_parameters(model), "input_size": model.cfg.input_size,
@@ -44,8 +47,11 @@ def config_of(meta: dict) -> dict:
 
 
 def _wall_minutes(history: str) -> float:
-    rows = list(csv.DictReader(io.StringIO(history)))
-    return sum(float(r.get("seconds") or 0) for r in rows) / 60
+    total = 0.0
+    for block in history.split("\n\n"):
+        lines = [ln for ln in block.splitlines() if not ln.endswith(":")]
+        total += sum(float(r.get("seconds") or 0) for r in csv.DictReader(io.StringIO("\n".join(lines))))
+    return total / 60
 
 
 def _card(name, row, config, baseline, meta, history, command) -> str:
