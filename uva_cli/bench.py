@@ -123,7 +123,7 @@ def run_bench(model: str = "uva-dva-64", device: str = "cpu", batch_sizes: tuple
     import torch
 
     from .engine import load_predictor
-    from .models.registry import resolve
+    from .models.registry import load_model, resolve
     from .models.student import count_parameters
 
     if threads:
@@ -131,7 +131,7 @@ def run_bench(model: str = "uva-dva-64", device: str = "cpu", batch_sizes: tuple
     predictor = load_predictor(model, device, backend=backend)
     path, _ = resolve(model)
     result = BenchResult(model=model, device=predictor.device, backend=backend, threads=torch.get_num_threads(),
-                         parameters=count_parameters(predictor.model), weights_bytes=path.stat().st_size,
+                         parameters=count_parameters(load_model(model)), weights_bytes=path.stat().st_size,
                          macs_per_frame=count_macs(predictor.model, predictor.input_size),
                          paper_fps=PAPER_FPS.get((predictor.model.cfg.name, predictor.device.split(":")[0])))
     for batch in batch_sizes:
