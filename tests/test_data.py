@@ -199,7 +199,7 @@ def test_build_cache_arrays(video_root, tmp_path):
     assert cache.points.dtype == np.float32 and cache.points.shape == (cache.offsets[-1], 2)
     for i, e in enumerate(expected):
         want = normalise_points(np.array(e, dtype=float).reshape(-1, 2), W, H)
-        assert _sorted(cache.points_of(i)) == pytest.approx(_sorted(want.astype(np.float32)))
+        np.testing.assert_allclose(_sorted(cache.points_of(i)), _sorted(want.astype(np.float32)), rtol=1e-6)
     assert np.all((cache.points >= 0) & (cache.points < 1))
     assert np.allclose(cache.density.astype(np.float32).sum(axis=(1, 2)), 1.0, atol=1e-2)
     # decode order: frame k was written with grey level 30 + 25 k
@@ -358,7 +358,7 @@ def test_dhf1k_layout_and_cache(dhf1k_root, tmp_path):
     for i in range(2 * DHF_N):
         video, k = 1 + i // DHF_N, i % DHF_N
         want = normalise_points(np.array(_dhf_points(video, k), float), DHF_W, DHF_H)
-        assert _sorted(cache.points_of(i)) == pytest.approx(_sorted(want.astype(np.float32)))
+        np.testing.assert_allclose(_sorted(cache.points_of(i)), _sorted(want.astype(np.float32)), rtol=1e-6)
         assert cache.subjects_of(i).tolist() == [-1, -1]
     assert np.allclose(cache.density.astype(np.float32).sum(axis=(1, 2)), 1.0, atol=1e-2)
     means = cache.frames[:DHF_N].reshape(DHF_N, -1).mean(axis=1)
@@ -409,7 +409,7 @@ def test_avs1k_layout_with_density_peaks(avs1k_root, tmp_path):
     for i in range(8):
         k = i % 4
         want = normalise_points(np.array([(20 + 4 * k, 30), (60, 15)], float), AVS_W, AVS_H)
-        assert _sorted(cache.points_of(i)) == pytest.approx(_sorted(want.astype(np.float32)))
+        np.testing.assert_allclose(_sorted(cache.points_of(i)), _sorted(want.astype(np.float32)), rtol=1e-6)
     assert (cache.subjects == -1).all()
     assert cache.frames[:4].reshape(4, -1).mean(axis=1) == pytest.approx([_grey(k) for k in range(4)], abs=2)
 

@@ -25,7 +25,7 @@ from typing import Callable, Iterable, Iterator
 from .engine import Predictor, predict_frames
 from .errors import InputError, OutputError, UvaError, reason
 from .outputs import open_output
-from .threads import Worker, prefetch
+from .threads import QUEUE_DEPTH, Worker, frames_depth, prefetch
 from .video import VIDEO_EXTENSIONS, VideoInfo, iter_frames, make_parent, probe
 
 log = logging.getLogger("uva")
@@ -33,10 +33,6 @@ log = logging.getLogger("uva")
 # Where each output kind goes inside --out-dir, for an input with stem <stem>.
 OUTPUT_SUFFIX = {"overlay": ".overlay.mp4", "heatmap": ".heatmap.mp4", "maps": "", "npz": ".npz"}
 OUTPUT_VIDEOS = (".overlay.mp4", ".heatmap.mp4")
-# Bytes of full-size frames one pipeline stage (decode queue, network batch, write queue) may
-# hold: 4K overlays get queues and batches of 5 frames instead of gigabytes of frames in flight.
-NATIVE_BUDGET = 128 << 20
-QUEUE_DEPTH = 32
 
 ProgressFn = Callable[[int], None]
 
@@ -177,8 +173,9 @@ def _refuse_overwriting_input(task: Task) -> None:
 
 
 def _frames_in_flight(info: VideoInfo, native: bool) -> int:
-    """How many frames one stage may hold: QUEUE_DEPTH, fewer when full-size frames are big."""
-    return QUEUE_DEPTH if not native else max(2, NATIVE_BUDGET // (info.width * info.height * 3))
+    """How many frames one stage (decode queue, network batch, write queue) may hold: 4K
+    overlays get 5 instead of gigabytes of frames in flight."""
+    return frames_depth(info.width, info.height) if native else QUEUE_DEPTH
 
 
 def _write_all(writers: list, on_frames: ProgressFn | None, item) -> None:
@@ -203,10 +200,9 @@ def run_task(task: Task, predictor: Predictor, alpha: float = 0.6, colormap: str
         for kind, path in task.outputs.items():
             writers.append(open_output(kind, path, info, alpha, colormap))
         native = any(w.needs_native for w in writers)
-        in_flight = _frames_in_flight(info, native)
-        depth = min(QUEUE_DEPTH, in_flight)
+        depth = _frames_in_flight(info, native)
         frames = prefetch(iter_frames(task.source, size=predictor.input_size, native=native, info=info), depth)
-        sized = dataclasses.replace(predictor, batch_size=min(predictor.batch_size, in_flight))
+        sized = dataclasses.replace(predictor, batch_size=min(predictor.batch_size, depth))
         predictions = predict_frames(sized, frames)
         stages = [predictions, frames]
         worker = Worker(partial(_write_all, writers, on_frames), depth)

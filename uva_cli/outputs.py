@@ -18,6 +18,7 @@ from PIL import Image
 
 from . import render
 from .errors import OutputError, reason, write_failed
+from .threads import Worker, frames_depth
 from .video import Frame, VideoInfo, VideoWriter, make_parent
 
 OUTPUT_KINDS = ("overlay", "heatmap", "maps", "npz")
@@ -46,17 +47,21 @@ class VideoOutput:
         self.size = (info.height, info.width)
         self.writer = VideoWriter(path, info.width, info.height, info.fps,
                                   audio_from=info.path if kind == "overlay" and info.has_audio else None)
+        # Encoding runs in its own thread, so rendering the next picture overlaps it.
+        self.encoder = Worker(lambda item: self.writer.write(*item), frames_depth(info.width, info.height))
 
     def write(self, frame: Frame, smap: np.ndarray) -> None:
         smap8 = render.upsample8(smap, *self.size)
         picture = (render.overlay(frame.native, smap8, self.lut, self.alpha) if self.kind == "overlay"
                    else render.heatmap(smap8, self.lut))
-        self.writer.write(picture, frame.time)
+        self.encoder.submit((picture, frame.time))
 
     def close(self) -> None:
+        self.encoder.close()
         self.writer.close()
 
     def abort(self) -> None:
+        self.encoder.cancel()
         self.writer.abort()
 
 

@@ -31,6 +31,15 @@ def _join(thread: threading.Thread) -> None:
         thread.join(_POLL)
 
 
+QUEUE_DEPTH = 32  # items a stage may hold ahead of the next
+FRAME_BUDGET = 128 << 20  # bytes of full-size RGB frames one stage may hold
+
+
+def frames_depth(width: int, height: int) -> int:
+    """Queue depth for full-size frames: QUEUE_DEPTH, fewer when frames are big (4K: 5)."""
+    return max(2, min(QUEUE_DEPTH, FRAME_BUDGET // (width * height * 3)))
+
+
 def prefetch(items: Iterable[T], depth: int = 32) -> Iterator[T]:
     """Iterate `items` in a background thread, up to `depth` ahead; errors re-raise here.
     Closing this generator (or leaving it by an exception) stops and joins the thread."""
