@@ -24,7 +24,7 @@ from typing import Callable, Iterable, Iterator
 
 from .engine import Predictor, predict_frames
 from .errors import InputError, OutputError, UvaError, reason
-from .outputs import open_output
+from .outputs import open_output, refuse_overwriting_input
 from .threads import QUEUE_DEPTH, Worker, frames_depth, prefetch
 from .video import VIDEO_EXTENSIONS, VideoInfo, iter_frames, make_parent, probe
 
@@ -165,13 +165,6 @@ def is_done(task: Task) -> bool:
     return all(p.exists() for p in task.outputs.values())
 
 
-def _refuse_overwriting_input(task: Task) -> None:
-    source = task.source.resolve()
-    for path in task.outputs.values():
-        if path.resolve() == source:
-            raise OutputError(f"{path}: output would overwrite the input")
-
-
 def _frames_in_flight(info: VideoInfo, native: bool) -> int:
     """How many frames one stage (decode queue, network batch, write queue) may hold: 4K
     overlays get 5 instead of gigabytes of frames in flight."""
@@ -191,7 +184,7 @@ def run_task(task: Task, predictor: Predictor, alpha: float = 0.6, colormap: str
     stages; on any failure or interrupt the stages are stopped without draining their queues
     and every partial output is removed."""
     started = time.perf_counter()
-    _refuse_overwriting_input(task)
+    refuse_overwriting_input(task.source, task.outputs.values())
     info = probe(task.source)
     if on_start:
         on_start(info.frames or round((info.duration or 0) * info.fps))

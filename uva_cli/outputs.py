@@ -12,6 +12,7 @@ import re
 import shutil
 import zipfile
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 from PIL import Image
@@ -23,6 +24,13 @@ from .video import Frame, VideoInfo, VideoWriter, make_parent
 
 OUTPUT_KINDS = ("overlay", "heatmap", "maps", "npz")
 MAP_NAME = re.compile(r"\d{6}\.png")
+
+
+def refuse_overwriting_input(source: Path, outputs: Iterable[str | os.PathLike]) -> None:
+    """Fail before any work if an output path is the input itself."""
+    for path in outputs:
+        if Path(path).resolve() == Path(source).resolve():
+            raise OutputError(f"{path}: output would overwrite the input")
 
 
 def _part(path: Path) -> Path:

@@ -35,7 +35,7 @@ from skimage.measure import label, regionprops
 from . import reframe
 from .engine import Predictor, predict_frames
 from .errors import InputError, OutputError
-from .outputs import _part, _replace
+from .outputs import _part, _replace, refuse_overwriting_input
 from .threads import prefetch
 from .video import Frame, VideoInfo, iter_frames, probe
 
@@ -411,13 +411,6 @@ def plan_windows(results: list[FrameResult], info: VideoInfo, request: RoiReques
         aspect = request.crop_size[0] / request.crop_size[1] if request.crop_size else info.width / info.height
         plan["crop"] = crop_windows(results, aspect, info.width, info.height, request.camera)
     return plan
-
-
-def refuse_overwriting_input(source: Path, outputs: Iterable[str | os.PathLike]) -> None:
-    """Fail before any work if an output path is the input itself."""
-    for path in outputs:
-        if Path(path).resolve() == source.resolve():
-            raise OutputError(f"{path}: output would overwrite the input")
 
 
 def run_roi(request: RoiRequest, predictor: Predictor, on_stage: Callable[[str, int], None] | None = None,
