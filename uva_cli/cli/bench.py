@@ -15,7 +15,7 @@ DEFAULT_VIDEO = Path(__file__).resolve().parents[2] / "examples" / "bunny.mp4"
 @click.option("--device", default="cpu", show_default=True, type=click.Choice(["cpu", "cuda", "auto"]))
 @click.option("--batch-size", "batch_sizes", multiple=True, type=click.IntRange(1), help="Batch sizes to time (repeatable) [default: 1 16 64 256].")
 @click.option("--backend", default="torch", show_default=True, type=click.Choice(["torch", "onnx"]), help="Inference runtime (onnx needs `pip install uva[onnx]`).")
-@click.option("--threads", default=0, type=click.IntRange(0), help="torch CPU threads (0: default).")
+@click.option("--threads", default=0, type=click.IntRange(0), help="torch CPU threads for the network-only timings (0: every core); the video timings use what `uva saliency` uses (all cores but one, or UVA_THREADS).")
 @click.option("--video", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Clip for the pipeline timings [default: the bundled example].")
 @click.option("--no-video", is_flag=True, help="Time the network only.")
 @click.option("--json", "json_out", type=click.Path(path_type=Path), help="Also write the results as JSON ('-' for stdout).")
@@ -47,6 +47,8 @@ def command(model, device, batch_sizes, backend, threads, video, no_video, json_
     for key, label in labels.items():
         if key in result.video:
             table.add_row(label, f"{result.video[key]:,.2f}" if "vs" in key else f"{result.video[key]:,.1f}")
+    if "pipeline_threads" in result.video:
+        table.add_row("network threads while streaming", f"{result.video['pipeline_threads']:.0f}")
     table.add_row("peak memory", f"{result.peak_rss_mb:,.0f} MB")
     table.add_row("versions", ", ".join(f"{k} {v}" for k, v in result.versions.items()))
     Console(stderr=json_out == Path("-")).print(table)
