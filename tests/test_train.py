@@ -101,3 +101,35 @@ def test_two_process_data_parallel(dataset, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert (tmp_path / "ddp" / "best.pt").exists()
     assert len((tmp_path / "ddp" / "history.csv").read_text().splitlines()) == 2
+
+
+def test_train_and_distill_commands_with_publish(dataset, tmp_path, monkeypatch):
+    """The CLI faces: --config, --publish (weights, card, manifest) and --no-fusion-teachers."""
+    from click.testing import CliRunner
+
+    from uva_cli.cli import main
+
+    vroot, iroot, cache = dataset
+    config = tmp_path / "cfg.json"
+    config.write_text('{"cache_dir": "%s", "val_fraction": 0.4, "val_step": 1, "warmup_steps": 1, '
+                      '"batch_size": 4, "threads": 1}' % cache)
+    common = ["--data", str(vroot), "--images", str(iroot), "--config", str(config), "--epochs", "1",
+              "--steps", "2", "--quiet"]
+    run = CliRunner().invoke(main, ["train", "--model", "teacher-temporal", *common, "--out", str(tmp_path / "tt")])
+    assert run.exit_code == 0, run.output
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    from uva_cli.train import publish as publish_mod
+
+    monkeypatch.setattr(publish_mod, "weights_dir", lambda: weights)
+    run = CliRunner().invoke(main, ["distill", *common, "--student", "uva-dva-32", "--temporal-teacher",
+                                    str(tmp_path / "tt" / "best.pt"), "--fusion-epochs", "1",
+                                    "--no-fusion-teachers", "--out", str(tmp_path / "kd"), "--publish", "mine"])
+    assert run.exit_code == 0, run.output
+    stage2 = (tmp_path / "kd" / "stage2" / "config.json").read_text()
+    assert '"temporal_teacher": null' in stage2 and '"stage": "fusion"' in stage2
+    manifest = (weights / "manifest.json").read_text()
+    assert '"mine"' in manifest and (weights / "mine.pt").exists()
+    card = (weights / "mine.md").read_text()
+    assert "stage 1 (coupled)" in card
+    assert "uva distill --data" in card and "--no-fusion-teachers --publish mine" in card

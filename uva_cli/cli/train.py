@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import shlex
-import sys
 from dataclasses import fields
 from pathlib import Path
 
@@ -72,11 +71,29 @@ def settings(model: str, data: Path, images: Path | None, config_file: Path | No
     return TrainConfig.from_dict(values)
 
 
+def command_line() -> str:
+    """The running command as a copyable line, rebuilt from its parsed options (for model cards)."""
+    ctx = click.get_current_context()
+    parts = ["uva", ctx.info_name]
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name)
+        if value is None or not isinstance(param, click.Option):
+            continue
+        if param.is_flag:
+            if param.secondary_opts and value is False:
+                parts.append(param.secondary_opts[0])
+            elif value is True and (param.secondary_opts or param.default is not True):
+                parts.append(param.opts[0])
+            continue
+        parts += [param.opts[0], shlex.quote(str(value))]
+    return " ".join(parts)
+
+
 def finish(run: Path, publish_as: str | None) -> None:
     from ..train.publish import publish
 
     click.echo(f"uva: run folder {run}", err=True)
     if publish_as:
-        row = publish(run, publish_as, "uva " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
+        row = publish(run, publish_as, command_line())
         click.echo(f"uva: published {publish_as}: {row['parameters']:,} parameters, {row['bytes']:,} bytes, "
                    f"val NSS {row['validation'].get('nss', float('nan')):.3f}", err=True)
