@@ -47,7 +47,14 @@ def pipeline_threads() -> int:
     """CPU threads for the network while a video streams: UVA_THREADS, else all cores but one,
     which decoding and encoding use beside it (on 2 cores: end-to-end 0.7-0.8x decode speed with
     one network thread against 0.63-0.69x with two, measured on the bundled example)."""
-    return int(os.environ.get("UVA_THREADS", 0)) or max(1, (os.cpu_count() or 1) - 1)
+    value = os.environ.get("UVA_THREADS", "").strip()
+    if value:
+        if not value.isdigit():
+            from .errors import UvaError
+
+            raise UvaError(f"UVA_THREADS={value!r}: expected a whole number of threads")
+        return max(1, int(value))
+    return max(1, (os.cpu_count() or 1) - 1)
 
 
 def load_predictor(model: str = "uva-dva-64", device: str = "auto", batch_size: int = 64,
