@@ -4,19 +4,17 @@ manifest row (sha256, size, parameters, validation scores)."""
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 import shutil
 from pathlib import Path
 
-from ..models.registry import load_checkpoint, sha256, weights_dir
+from ..models.registry import build_from_checkpoint, load_checkpoint, sha256, weights_dir
 from ..models.student import count_parameters
+from ..models.teachers import Teacher
 
 
 def publish(run: Path, name: str, command: str, dest: Path | None = None) -> dict:
-    from ..models.registry import build_from_checkpoint
-
     dest = dest or weights_dir()
     run = Path(run)
     blob = load_checkpoint(run / "best.pt")
@@ -26,44 +24,38 @@ def publish(run: Path, name: str, command: str, dest: Path | None = None) -> dic
     os.replace(target.with_name(target.name + ".part"), target)
     config = json.loads((run / "config.json").read_text())
     baseline = json.loads((run / "baseline.json").read_text())
-    history = (run / "history.csv").read_text()
+    stages = [("", run / "history.csv")]
     stage1 = run.parent / "stage1" / "history.csv"  # a distillation's stage 2: show stage 1 too
     if config.get("stage") == "fusion" and stage1.exists():
-        history = f"stage 1 (coupled):\n{stage1.read_text().strip()}\n\nstage 2 (fusion):\n{history}"
-    meta = {**blob["meta"], "model_config": blob["config"]}
+        stages = [("stage 1 (coupled):\n", stage1), ("stage 2 (fusion):\n", run / "history.csv")]
+    history = "\n\n".join(label + path.read_text().strip() for label, path in stages)
+    minutes = sum(float(r["seconds"]) for _, path in stages for r in csv.DictReader(path.open())) / 60
     row = {"file": target.name, "sha256": sha256(target), "bytes": target.stat().st_size,
            "parameters": count_parameters(model), "input_size": model.cfg.input_size,
-           "validation": meta.get("validation", {}), "card": f"{name}.md"}
+           "validation": blob["meta"].get("validation", {}), "card": f"{name}.md"}
     manifest_path = dest / "manifest.json"
     table = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     table[name] = row
     manifest_path.write_text(json.dumps(table, indent=2) + "\n")
-    (dest / f"{name}.md").write_text(_card(name, row, config, baseline, meta, history, command))
+    card = _card(name, _describe(model), row, config, baseline, blob["meta"], history, minutes, command)
+    (dest / f"{name}.md").write_text(card)
     return row
 
 
-def config_of(meta: dict) -> dict:
-    return meta.get("model_config", {})
+def _describe(model) -> str:
+    side = f"{model.cfg.input_size}x{model.cfg.input_size}"
+    if isinstance(model, Teacher):
+        seen = "frame t" if model.cfg.in_channels == 3 else "frame t and two frame differences"
+        return (f"High-resolution teacher for coupled distillation, {side} input, {seen} in, 64x64 map out "
+                f"(training only; not usable by `uva saliency`).")
+    return f"UVA-Net student (CA-Res blocks), {side} input, frame t plus t+1."
 
 
-def _wall_minutes(history: str) -> float:
-    total = 0.0
-    for block in history.split("\n\n"):
-        lines = [ln for ln in block.splitlines() if not ln.endswith(":")]
-        total += sum(float(r.get("seconds") or 0) for r in csv.DictReader(io.StringIO("\n".join(lines))))
-    return total / 60
-
-
-def _card(name, row, config, baseline, meta, history, command) -> str:
+def _card(name, what, row, config, baseline, meta, history, minutes, command) -> str:
     val = row["validation"]
     centre = baseline["centre"]
     scores = "\n".join(f"| {m} | {val.get(m, float('nan')):.3f} | {centre.get(m, float('nan')):.3f} |"
                        for m in ("nss", "cc", "auc_judd"))
-    side = f"{row['input_size']}x{row['input_size']}"
-    what = (f"UVA-Net student (CA-Res blocks), {side} input, frame t plus t+1." if "in_channels" not in config_of(meta)
-            else f"High-resolution teacher for coupled distillation, {side} input, "
-                 f"{'frame t' if config_of(meta)['in_channels'] == 3 else 'frame t and two frame differences'}"
-                 f" in, 64x64 map out (training only; not usable by `uva saliency`).")
     return f"""# {name}
 
 {what}
@@ -76,7 +68,7 @@ def _card(name, row, config, baseline, meta, history, command) -> str:
 | training data | `{config['data']}` (Xu et al. 2017 eye-tracking videos, research use) {'+ `' + config['images'] + '` still images (OSIE, NUS; MIT licence)' if config.get('images') else ''} |
 | split | by video, seed {config['seed']}, validation videos: {', '.join(baseline['val_videos'])} |
 | best epoch | {meta.get('epoch')} of {config['epochs']} |
-| training wall time | {_wall_minutes(history):.0f} min on this run's machine |
+| training wall time | {minutes:.0f} min on this run's machine |
 | seed | {config['seed']} |
 
 Command:
