@@ -208,9 +208,11 @@ def centre_predictions(cache: Cache, indices: Iterable[int]) -> Iterator[Predict
 
 
 def model_predictions(model, cache: Cache, indices: np.ndarray, batch_size: int = 256,
-                      device: str = "cpu", on_batch: Callable[[int], None] | None = None
-                      ) -> Iterator[Prediction]:
-    """Run a student over cached frames, each paired with its next frame in the same video."""
+                      device: str = "cpu", on_batch: Callable[[int], None] | None = None,
+                      maps_fn: Callable | None = None) -> Iterator[Prediction]:
+    """Run a student over cached frames, each paired with its next frame in the same video.
+    maps_fn(model, x_t, x_next) -> (B, S, S) maps replaces the fused head (training validates
+    distillation's stage 1 on its branch heads)."""
     import torch
 
     from .models.student import normalise, probability_maps
@@ -224,7 +226,8 @@ def model_predictions(model, cache: Cache, indices: np.ndarray, batch_size: int 
                 idx = indices[start:start + batch_size]
                 x_t = normalise(torch.from_numpy(cache.frames[idx]).to(device))
                 x_n = normalise(torch.from_numpy(cache.frames[cache.next_index(idx)]).to(device))
-                maps = probability_maps(model(x_t, x_n)).cpu().numpy()
+                maps = maps_fn(model, x_t, x_n) if maps_fn else probability_maps(model(x_t, x_n))
+                maps = maps.float().cpu().numpy()
                 yield from zip(idx.tolist(), maps)
                 if on_batch:
                     on_batch(len(idx))

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..evaluation import model_predictions
 from ..models.student import STUDENTS, build_student, normalise, probability_maps
 from ..models.teachers import TEACHERS, build_teacher, teacher_input
 from .augment import augment
@@ -209,24 +210,17 @@ class StudentRecipe:
                 loss = loss + cfg.distill_weight * self._distill(heads[head], b[f"soft_{head}"])
         return loss
 
-    @torch.inference_mode()
     def predict(self, model, data, indices: np.ndarray):
         """Validation maps: the fused head, or in stage 1 (fusion untrained) the mean of the two
         branch heads' maps."""
-        cache = data.videos[self.side]
-        was = model.training
-        model.eval()
-        device = next(model.parameters()).device
-        for idx in _batched(indices):
-            x_t = _frames(cache, idx).to(device)
-            x_n = _frames(cache, cache.next_index(idx)).to(device)
-            heads = model.heads(model.features(x_t), model.features(x_n))
-            if self.coupled:
-                maps = (probability_maps(heads["spatial"]) + probability_maps(heads["temporal"])) / 2
-            else:
-                maps = probability_maps(heads["fused"])
-            yield from zip(idx.tolist(), maps.float().cpu().numpy())
-        model.train(was)
+        device = str(next(model.parameters()).device)
+        return model_predictions(model, data.videos[self.side], indices, 128, device,
+                                 maps_fn=_branch_mean if self.coupled else None)
+
+
+def _branch_mean(model, x_t: torch.Tensor, x_n: torch.Tensor) -> torch.Tensor:
+    heads = model.heads(model.features(x_t), model.features(x_n))
+    return (probability_maps(heads["spatial"]) + probability_maps(heads["temporal"])) / 2
 
 
 def make_recipe(cfg):
