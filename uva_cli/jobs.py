@@ -24,7 +24,7 @@ from typing import Callable, Iterable, Iterator
 
 from .engine import Predictor, predict_frames
 from .errors import InputError, OutputError, UvaError, reason
-from .outputs import open_output, refuse_overwriting_input
+from .outputs import all_or_nothing, open_output, refuse_overwriting_input
 from .threads import QUEUE_DEPTH, Worker, frames_depth, prefetch
 from .video import VIDEO_EXTENSIONS, VideoInfo, iter_frames, make_parent, probe
 
@@ -188,8 +188,7 @@ def run_task(task: Task, predictor: Predictor, alpha: float = 0.6, colormap: str
     info = probe(task.source)
     if on_start:
         on_start(info.frames or round((info.duration or 0) * info.fps))
-    writers, stages, worker = [], [], None
-    try:
+    with all_or_nothing() as writers:
         for kind, path in task.outputs.items():
             writers.append(open_output(kind, path, info, alpha, colormap))
         native = any(w.needs_native for w in writers)
@@ -197,25 +196,20 @@ def run_task(task: Task, predictor: Predictor, alpha: float = 0.6, colormap: str
         frames = prefetch(iter_frames(task.source, size=predictor.input_size, native=native, info=info), depth)
         sized = dataclasses.replace(predictor, batch_size=min(predictor.batch_size, depth))
         predictions = predict_frames(sized, frames)
-        stages = [predictions, frames]
         worker = Worker(partial(_write_all, writers, on_frames), depth)
         count = 0
-        for item in predictions:
-            worker.submit(item)
-            count += 1
-        worker.close()
+        try:
+            for item in predictions:
+                worker.submit(item)
+                count += 1
+            worker.close()
+        except BaseException:
+            worker.cancel()  # stop the stages without draining their queues
+            predictions.close()
+            frames.close()
+            raise
         if count == 0:
             raise InputError(f"{task.source}: no frame could be decoded")
-        for writer in writers:
-            writer.close()
-    except BaseException:
-        if worker is not None:
-            worker.cancel()
-        for stage in stages:
-            stage.close()
-        for writer in writers:
-            writer.abort()
-        raise
     return Result(task.source, "done", count, time.perf_counter() - started)
 
 

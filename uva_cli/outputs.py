@@ -11,8 +11,9 @@ import os
 import re
 import shutil
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import numpy as np
 from PIL import Image
@@ -24,6 +25,21 @@ from .video import Frame, VideoInfo, VideoWriter, make_parent
 
 OUTPUT_KINDS = ("overlay", "heatmap", "maps", "npz")
 MAP_NAME = re.compile(r"\d{6}\.png")
+
+
+@contextmanager
+def all_or_nothing() -> Iterator[list]:
+    """A list to put opened outputs in: when the block ends they are all closed (each renamed
+    into place); when it fails or is interrupted they are all aborted (temporaries removed)."""
+    outputs: list = []
+    try:
+        yield outputs
+        for output in outputs:
+            output.close()
+    except BaseException:
+        for output in outputs:
+            output.abort()
+        raise
 
 
 def refuse_overwriting_input(source: Path, outputs: Iterable[str | os.PathLike]) -> None:

@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image
 from scipy.ndimage import median_filter
 
+from .outputs import all_or_nothing
 from .threads import prefetch
 from .video import VideoInfo, VideoWriter, iter_frames
 
@@ -260,9 +261,8 @@ def render_windows(source: str | os.PathLike, info: VideoInfo, videos: list[Crop
     """Second pass: decode the source again at full size and write each crop video (audio copied,
     temp name + rename). A frame past the planned ones (should not happen) reuses the last window."""
     audio = info.path if info.has_audio else None
-    writers: list[VideoWriter] = []
     count = 0
-    try:
+    with all_or_nothing() as writers:
         for video in videos:
             writers.append(VideoWriter(video.path, *video.size, info.fps, audio_from=audio))
         for frame in prefetch(iter_frames(source, native=True, info=info), depth=4):
@@ -272,10 +272,4 @@ def render_windows(source: str | os.PathLike, info: VideoInfo, videos: list[Crop
             count += 1
             if on_frames:
                 on_frames(1)
-        for writer in writers:
-            writer.close()
-    except BaseException:
-        for writer in writers:
-            writer.abort()
-        raise
     return count

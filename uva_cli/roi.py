@@ -35,7 +35,7 @@ from skimage.measure import label, regionprops
 from . import reframe
 from .engine import Predictor, predict_frames
 from .errors import InputError, OutputError
-from .outputs import _part, _replace, refuse_overwriting_input
+from .outputs import _part, _replace, all_or_nothing, refuse_overwriting_input
 from .threads import prefetch
 from .video import Frame, VideoInfo, iter_frames, probe
 
@@ -442,8 +442,7 @@ def run_roi(request: RoiRequest, predictor: Predictor, on_stage: Callable[[str, 
                 on_frames(1)
             yield result
 
-    texts: list[TextOutput] = []
-    try:
+    with all_or_nothing() as texts:
         if on_stage:
             on_stage("analysing", expected)
         if request.jsonl and not request.videos:
@@ -471,10 +470,4 @@ def run_roi(request: RoiRequest, predictor: Predictor, on_stage: Callable[[str, 
             if on_stage:
                 on_stage("rendering", len(results))
             reframe.render_windows(request.source, info, videos, on_frames)
-        for text in texts:
-            text.close()
-    except BaseException:
-        for text in texts:
-            text.abort()
-        raise
     return count, seconds
