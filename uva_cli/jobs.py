@@ -22,6 +22,7 @@ from functools import partial
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+from . import render
 from .engine import Predictor, predict_frames
 from .errors import InputError, OutputError, UvaError, reason
 from .outputs import all_or_nothing, open_output, refuse_overwriting_input
@@ -171,9 +172,12 @@ def _frames_in_flight(info: VideoInfo, native: bool) -> int:
     return frames_depth(info.width, info.height) if native else QUEUE_DEPTH
 
 
-def _write_all(writers: list, on_frames: ProgressFn | None, item) -> None:
+def _write_all(writers: list, size: tuple[int, int] | None, on_frames: ProgressFn | None, item) -> None:
+    """Hand one frame to every writer; the source-size map is upsampled once for all of them."""
+    frame, smap = item
+    smap8 = render.upsample8(smap, *size) if size else None
     for writer in writers:
-        writer.write(*item)
+        writer.write(frame, smap, smap8)
     if on_frames:
         on_frames(1)
 
@@ -196,7 +200,8 @@ def run_task(task: Task, predictor: Predictor, alpha: float = 0.6, colormap: str
         frames = prefetch(iter_frames(task.source, size=predictor.input_size, native=native, info=info), depth)
         sized = dataclasses.replace(predictor, batch_size=min(predictor.batch_size, depth))
         predictions = predict_frames(sized, frames)
-        worker = Worker(partial(_write_all, writers, on_frames), depth)
+        size = (info.height, info.width) if any(w.needs_source_map for w in writers) else None
+        worker = Worker(partial(_write_all, writers, size, on_frames), depth)
         count = 0
         try:
             for item in predictions:

@@ -2,7 +2,9 @@
 renames to the final name in close(), so an interrupted or failed run never leaves an output
 that looks finished; abort() removes the temporary.
 
-Every writer takes (frame, map) pairs in frame order: map is (S, S) float32 in [0, 1].
+Every writer takes frames in order with their map, (S, S) float32 in [0, 1], and the same map
+upsampled to the source size as uint8 (computed once per frame for all writers; None when no
+writer has `needs_source_map`).
 """
 
 from __future__ import annotations
@@ -67,15 +69,14 @@ class VideoOutput:
                  colormap: str = "turbo"):
         self.path, self.kind, self.alpha = path, kind, alpha
         self.needs_native = kind == "overlay"
+        self.needs_source_map = True
         self.lut = render.colormap_lut(colormap)
-        self.size = (info.height, info.width)
         self.writer = VideoWriter(path, info.width, info.height, info.fps,
                                   audio_from=info.path if kind == "overlay" and info.has_audio else None)
         # Encoding runs in its own thread, so rendering the next picture overlaps it.
         self.encoder = Worker(lambda item: self.writer.write(*item), frames_depth(info.width, info.height))
 
-    def write(self, frame: Frame, smap: np.ndarray) -> None:
-        smap8 = render.upsample8(smap, *self.size)
+    def write(self, frame: Frame, smap: np.ndarray, smap8: np.ndarray) -> None:
         picture = (render.overlay(frame.native, smap8, self.lut, self.alpha) if self.kind == "overlay"
                    else render.heatmap(smap8, self.lut))
         self.encoder.submit((picture, frame.time))
@@ -102,11 +103,10 @@ def _refuse_foreign_folder(path: Path) -> None:
 class MapsOutput:
     """One 8-bit grayscale PNG per frame at the source resolution: 000001.png, 000002.png, …"""
 
-    needs_native = False
+    needs_native, needs_source_map = False, True
 
     def __init__(self, path: Path, info: VideoInfo):
         self.path, self.tmp = path, _part(path)
-        self.size = (info.height, info.width)
         _refuse_foreign_folder(path)
         shutil.rmtree(self.tmp, ignore_errors=True)
         make_parent(path)
@@ -115,8 +115,7 @@ class MapsOutput:
         except OSError as exc:
             raise OutputError(f"{path}: cannot create folder ({reason(exc)})") from None
 
-    def write(self, frame: Frame, smap: np.ndarray) -> None:
-        smap8 = render.upsample8(smap, *self.size)
+    def write(self, frame: Frame, smap: np.ndarray, smap8: np.ndarray) -> None:
         try:
             Image.fromarray(smap8, mode="L").save(self.tmp / f"{frame.index + 1:06d}.png", compress_level=1)
         except OSError as exc:
@@ -141,7 +140,7 @@ class NpzOutput:
     archive, so memory stays flat however long the video is.
     """
 
-    needs_native = False
+    needs_native, needs_source_map = False, False
 
     def __init__(self, path: Path, info: VideoInfo):
         self.path, self.tmp = path, _part(path)
@@ -153,7 +152,7 @@ class NpzOutput:
         except OSError as exc:
             raise OutputError(f"{path}: cannot write ({reason(exc)})") from None
 
-    def write(self, frame: Frame, smap: np.ndarray) -> None:
+    def write(self, frame: Frame, smap: np.ndarray, smap8: np.ndarray | None) -> None:
         self.shape = smap.shape
         self.times.append(frame.time)
         try:
