@@ -38,24 +38,41 @@ def coverage(windows: np.ndarray, points: list[np.ndarray]) -> np.ndarray:
     return out
 
 
-def evaluate_video(item, predictor, aspect: float) -> dict[str, np.ndarray]:
+@dataclasses.dataclass
+class Analysed:
+    """One video's per-frame analysis and fixations, ready for any camera setting."""
+
+    name: str
+    width: int
+    height: int
+    window: tuple[int, int]
+    results: list
+    points: list[np.ndarray]
+
+
+def analyse_video(item, predictor, aspect: float) -> Analysed:
     info = probe(item.path)
     window = reframe.reframe_window(info.width, info.height, aspect)
     frames = iter_frames(item.path, size=predictor.input_size, info=info)
-    results = list(roi.analyse(predict_frames(predictor, frames), info.width, info.height, window=window))
+    results = list(roi.analyse(predict_frames(predictor, frames), info.width, info.height, profiles=True))
     n = min(len(results), item.frames)
-    results, points = results[:n], frame_points(item)[:n]
-    centred = reframe.windows_from_path(np.tile([info.width / 2, info.height / 2], (n, 1)), window,
-                                        info.width, info.height)
-    raw = reframe.windows_from_path(np.array([r.focus for r in results]), window, info.width, info.height)
-    size = predictor.input_size
-    oracle = [dataclasses.replace(r, focus=reframe.window_focus(
-        density_map(pts, info.width, info.height, size, size), info.width, info.height, window))
-        for r, pts in zip(results, points)]
-    return {"reframe": coverage(roi.reframe_windows(results, window, info.width, info.height), points),
+    return Analysed(item.name, info.width, info.height, window, results[:n], frame_points(item)[:n])
+
+
+def score_video(video: Analysed, camera: reframe.CameraConfig = reframe.CameraConfig()) -> dict[str, np.ndarray]:
+    """Per-frame coverage of each kind of window."""
+    results, points, window = video.results, video.points, video.window
+    w, h, n = video.width, video.height, len(results)
+    centred = reframe.windows_from_path(np.tile([w / 2, h / 2], (n, 1)), window, w, h)
+    raw = np.array([reframe.window_focus(r.profile, w, h, window) for r in results])
+    size = int(len(results[0].profile[0]))
+    oracle = [dataclasses.replace(r, profile=reframe.mass_profile(density_map(pts, w, h, size, size)))
+              for r, pts in zip(results, points)]
+    return {"reframe": coverage(roi.reframe_windows(results, window, w, h, camera), points),
             "centre crop": coverage(centred, points),
-            "unsmoothed": coverage(raw, points),
-            "oracle": coverage(roi.reframe_windows(oracle, window, info.width, info.height), points),
+            "unsmoothed": coverage(reframe.windows_from_path(raw, window, w, h), points),
+            "oracle": coverage(roi.reframe_windows(oracle, window, w, h, dataclasses.replace(
+                camera, centre_mix=0.0, attention_window=0.0)), points),
             "shots": np.array([results[-1].shot + 1])}
 
 
@@ -78,7 +95,7 @@ def main() -> None:
     pooled: dict[str, list[np.ndarray]] = {k: [] for k in kinds}
     started = time.perf_counter()
     for item in (i for i in dataset.items if i.name in val):
-        scores = evaluate_video(item, predictor, aspect)
+        scores = score_video(analyse_video(item, predictor, aspect))
         for k in kinds:
             pooled[k].append(scores[k])
         print(f"{item.name:<16} {item.width:>4}x{item.height:<4} {len(scores['reframe']):>6} "

@@ -155,12 +155,14 @@ def test_a_short_gap_keeps_the_track_id():
 # ----------------------------------------------------------------------------- reframing
 
 def _reframe_path(results, window):
-    targets = np.array([r.focus for r in results])
     times = np.array([r.time for r in results])
     shots = np.array([r.shot for r in results])
+    targets = reframe.attention_targets([r.profile for r in results], times, shots, W, H, window)
     lo, hi = (window[0] / 2, window[1] / 2), (W - window[0] / 2, H - window[1] / 2)
     path = reframe.camera_path(targets, times, shots, lo, hi, (W, H))
-    return path, reframe.windows_from_path(path, window, W, H)
+    windows = reframe.windows_from_path(path, window, W, H)
+    np.testing.assert_array_equal(windows, roi.reframe_windows(results, window, W, H))  # what uva roi does
+    return path, windows
 
 
 def test_reframe_window_follows_the_subject():
@@ -168,7 +170,7 @@ def test_reframe_window_follows_the_subject():
     truth = [moving_box(k, n, w=30, h=40) for k in range(n)]
     window = reframe.reframe_window(W, H, 9 / 16)
     assert window == (102, 180)
-    results = list(roi.analyse(frames_of([blob_map([t], k) for k, t in enumerate(truth)]), W, H, window=window))
+    results = list(roi.analyse(frames_of([blob_map([t], k) for k, t in enumerate(truth)]), W, H, profiles=True))
     path, windows = _reframe_path(results, window)
     for (x, y, w, h), (bx, by, bw, bh) in zip(windows, truth):
         assert x <= bx + bw / 2 <= x + w  # the subject's centre is always in view
@@ -182,7 +184,7 @@ def test_reframe_window_follows_the_subject():
 def test_reframe_window_is_still_on_a_static_shot():
     window = reframe.reframe_window(W, H, 9 / 16)
     maps = [blob_map([(150 + (k % 3) * 4, 60, 40, 50)], k, noise=0.1) for k in range(50)]  # jittery map
-    results = list(roi.analyse(frames_of(maps), W, H, window=window))
+    results = list(roi.analyse(frames_of(maps), W, H, profiles=True))
     path, windows = _reframe_path(results, window)
     assert np.ptp(windows[:, 0]) == 0 and np.ptp(path[:, 0]) == 0
     assert windows[0][0] <= 170 <= windows[0][0] + window[0]
@@ -199,7 +201,7 @@ def test_a_hard_cut_resets_tracks_and_the_camera():
     boxes = [(20, 60, 30, 40) if k < cut else (270, 60, 30, 40) for k in range(n)]
     window = reframe.reframe_window(W, H, 9 / 16)
     results = list(roi.analyse(frames_of([blob_map([b], k) for k, b in enumerate(boxes)], smalls), W, H,
-                               window=window))
+                               profiles=True))
     assert [r.shot for r in results] == [0] * cut + [1] * (n - cut)
     before = {b.track_id for r in results[:cut] for b in r.boxes}
     after = {b.track_id for r in results[cut:] for b in r.boxes}
@@ -226,11 +228,34 @@ def test_crop_window_fits_the_subject_and_the_frame():
     assert reframe.crop_window(np.zeros((0, 2)), W, H, 1.0) == (90, 90)
 
 
+def test_attention_targets_mix_in_the_centre_and_average_over_time():
+    window = reframe.reframe_window(W, H, 9 / 16)
+    maps = [blob_map([(10, 60, 30, 40)], k) for k in range(25)]
+    maps[12] = blob_map([(280, 60, 30, 40)], 12)  # one frame's map jumps to the far right
+    profiles = [reframe.mass_profile(m) for m in maps]
+    times, shots = np.arange(25) / FPS, np.zeros(25, int)
+
+    def targets(**camera):
+        cfg = reframe.CameraConfig(**camera)
+        return reframe.attention_targets(profiles, times, shots, W, H, window, cfg)[:, 0]
+
+    plain = targets()
+    assert plain[0] == pytest.approx(window[0] / 2) and plain[12] == pytest.approx(W - window[0] / 2)
+    averaged = targets(attention_window=1.0)  # 25 frames: the jump is 1/25 of the mass
+    assert np.all(averaged < W / 3)
+    assert targets(centre_mix=1.0) == pytest.approx(np.full(25, W / 2), abs=1)
+    weak = np.ones((S, S))
+    weak[:, :10] += 1.5  # a faint preference for the left edge on an otherwise flat map
+    one = ([reframe.mass_profile(weak)], times[:1], shots[:1], W, H, window)
+    assert reframe.attention_targets(*one)[0, 0] == pytest.approx(window[0] / 2)
+    assert reframe.attention_targets(*one, reframe.CameraConfig(centre_mix=0.75))[0, 0] == pytest.approx(W / 2, abs=2)
+
+
 def test_a_wide_window_on_a_tall_video_slides_vertically():
     assert reframe.reframe_window(180, 320, 16 / 9) == (180, 102)
     smap = np.zeros((S, S), np.float32)
     smap[48:56, 20:40] = 1.0  # low in the frame
-    cx, cy = reframe.window_focus(smap, 180, 320, (180, 102))
+    cx, cy = reframe.window_focus(reframe.mass_profile(smap), 180, 320, (180, 102))
     assert cx == 90 and 320 * 48 / S <= cy <= 320 * 56 / S
 
 

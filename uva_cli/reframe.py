@@ -21,7 +21,7 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 from PIL import Image
-from scipy.ndimage import median_filter
+from scipy.ndimage import median_filter, uniform_filter1d
 
 from .outputs import all_or_nothing
 from .threads import prefetch
@@ -40,6 +40,11 @@ class CameraConfig:
     gain: float = 3.0  # 1/s: wanted speed per unit of distance beyond the dead-zone
     smooth: float = 0.4  # seconds: centred median window over the targets (drops one-frame flicker)
     cut_threshold: float = 0.22  # histogram distance (0..1) between consecutive frames that is a cut
+    # How far the reframe trusts a map: each frame's saliency is mixed with a centre prior (a model
+    # is over-confident on video it has not seen) and averaged over a centred window of seconds
+    # within the shot. Chosen on out-of-fold maps of the training videos: benchmarks/reframe_folds.py.
+    centre_mix: float = 0.0
+    attention_window: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -137,13 +142,48 @@ def _best_span(profile: np.ndarray, length: float, span: float) -> float:
     return float(np.clip(centre, span / 2, length - span / 2))
 
 
-def window_focus(smap: np.ndarray, width: int, height: int, window: tuple[int, int]) -> tuple[float, float]:
+Profile = tuple[np.ndarray, np.ndarray]  # share of a map's saliency per column and per row
+
+
+def mass_profile(smap: np.ndarray) -> Profile:
+    """Share of the map's saliency in each column and in each row (each sums to 1): all a crop
+    window that spans the full height (or width) needs to know about the map."""
+    smap = np.asarray(smap, dtype=np.float64)
+    total = smap.sum()
+    if total <= 0:
+        return np.full(smap.shape[1], 1 / smap.shape[1]), np.full(smap.shape[0], 1 / smap.shape[0])
+    return smap.sum(axis=0) / total, smap.sum(axis=1) / total
+
+
+def centre_profile(cells: int) -> np.ndarray:
+    """Marginal of the Gaussian centre bias `uva eval` scores against (sigma = half the side)."""
+    coords = (np.arange(cells) - (cells - 1) / 2) / (0.5 * cells)
+    profile = np.exp(-coords ** 2 / 2)
+    return profile / profile.sum()
+
+
+def window_focus(profile: Profile, width: int, height: int, window: tuple[int, int]) -> tuple[float, float]:
     """Centre (source pixels) of the `window`-sized crop holding the most saliency; a full-height
     window slides along x only, a full-width one along y only."""
-    smap = np.asarray(smap, dtype=np.float64)
-    cx = _best_span(smap.sum(axis=0), width, window[0])
-    cy = _best_span(smap.sum(axis=1), height, window[1])
-    return cx, cy
+    cols, rows = profile
+    return _best_span(cols, width, window[0]), _best_span(rows, height, window[1])
+
+
+def attention_targets(profiles: Sequence[Profile], times: np.ndarray, shots: np.ndarray, width: int,
+                      height: int, window: tuple[int, int], cfg: CameraConfig = CameraConfig()) -> np.ndarray:
+    """(N, 2) per-frame centres of the window holding the most saliency once each frame's profile
+    is mixed with the centre prior and averaged over `cfg.attention_window` seconds in its shot."""
+    step = _typical_step(np.asarray(times, dtype=np.float64))
+    size = max(1, int(round(cfg.attention_window / step)) | 1)
+    targets = np.empty((len(profiles), 2))
+    for axis in range(2):
+        stack = np.stack([p[axis] for p in profiles]).astype(np.float64)
+        stack = (1 - cfg.centre_mix) * stack + cfg.centre_mix * centre_profile(stack.shape[1])
+        length, span = (width, window[0]) if axis == 0 else (height, window[1])
+        for start, stop in _shots(np.asarray(shots)):
+            part = uniform_filter1d(stack[start:stop], size, axis=0, mode="nearest") if size > 1 else stack[start:stop]
+            targets[start:stop, axis] = [_best_span(p, length, span) for p in part]
+    return targets
 
 
 def windows_from_path(centres: np.ndarray, window: tuple[int, int], width: int, height: int) -> np.ndarray:
@@ -193,6 +233,12 @@ def fill_gaps(targets: np.ndarray, default: Sequence[float]) -> np.ndarray:
     return out
 
 
+def _typical_step(times: np.ndarray) -> float:
+    """Median seconds between frames (1/25 when that is unknown)."""
+    steps = np.diff(times)
+    return float(np.median(steps)) if len(steps) and np.median(steps) > 0 else 1 / 25
+
+
 def camera_path(targets: np.ndarray, times: np.ndarray, shots: np.ndarray, lo: Sequence[float],
                 hi: Sequence[float], scale: Sequence[float], cfg: CameraConfig = CameraConfig()) -> np.ndarray:
     """Smooth camera centres (N, D) following `targets` (N, D; NaN = no target that frame).
@@ -205,8 +251,8 @@ def camera_path(targets: np.ndarray, times: np.ndarray, shots: np.ndarray, lo: S
     lo, hi, scale = (np.asarray(v, dtype=np.float64) for v in (lo, hi, scale))
     times = np.asarray(times, dtype=np.float64)
     path = np.empty_like(targets)
+    typical = _typical_step(times)
     steps = np.diff(times, prepend=times[:1])
-    typical = float(np.median(steps[1:])) if len(steps) > 1 and np.median(steps[1:]) > 0 else 1 / 25
     steps = np.where(steps > 0, steps, typical)
     for start, stop in _shots(np.asarray(shots)):
         goal = fill_gaps(targets[start:stop], (lo + hi) / 2)

@@ -81,7 +81,7 @@ class FrameResult:
     time: float
     shot: int  # 0, 1, ... counting scene cuts
     boxes: list[Box]
-    focus: tuple[float, float] | None = None  # centre of the most salient reframe window
+    profile: reframe.Profile | None = None  # saliency per column and row, kept for the reframe camera
 
 
 # ----------------------------------------------------------------------------- boxes
@@ -233,9 +233,9 @@ class Tracker:
 
 def analyse(pairs: Iterable[tuple[Frame, np.ndarray]], width: int, height: int, cfg: RoiConfig = RoiConfig(),
             cut_threshold: float = reframe.CameraConfig.cut_threshold,
-            window: tuple[int, int] | None = None) -> Iterator[FrameResult]:
+            profiles: bool = False) -> Iterator[FrameResult]:
     """Stream (frame, map) pairs into per-frame results: tracked boxes, shot number (scene cuts
-    from the low-resolution frames) and, when a reframe `window` is given, its best centre."""
+    from the low-resolution frames) and, when `profiles` is set, the map's mass profile."""
     tracker = Tracker(width, height, cfg)
     previous, shot = None, 0
     for frame, smap in pairs:
@@ -246,8 +246,8 @@ def analyse(pairs: Iterable[tuple[Frame, np.ndarray]], width: int, height: int, 
                 tracker.reset()
             previous = hist
         boxes = tracker.update(find_boxes(smap, width, height, cfg), smap)
-        focus = reframe.window_focus(smap, width, height, window) if window else None
-        yield FrameResult(frame.index, frame.time, shot, boxes, focus)
+        profile = reframe.mass_profile(smap) if profiles else None
+        yield FrameResult(frame.index, frame.time, shot, boxes, profile)
 
 
 def main_track_targets(results: list[FrameResult]) -> tuple[np.ndarray, np.ndarray]:
@@ -375,12 +375,15 @@ class RoiRequest:
         return bool(self.crop_video or self.reframe_video)
 
 
+def _times_shots(results: list[FrameResult]) -> tuple[np.ndarray, np.ndarray]:
+    return np.array([r.time for r in results], dtype=np.float64), np.array([r.shot for r in results])
+
+
 def follow_targets(results: list[FrameResult], targets: np.ndarray, window: tuple[int, int], width: int,
                    height: int, camera: reframe.CameraConfig = reframe.CameraConfig()) -> np.ndarray:
     """(N, 4) int windows of size `window` on a camera path following per-frame `targets`
     (N, 2 centres; NaN = none), reset at each shot."""
-    times = np.array([r.time for r in results], dtype=np.float64)
-    shots = np.array([r.shot for r in results])
+    times, shots = _times_shots(results)
     lo, hi = (window[0] / 2, window[1] / 2), (width - window[0] / 2, height - window[1] / 2)
     path = reframe.camera_path(targets, times, shots, lo, hi, (width, height), camera)
     return reframe.windows_from_path(path, window, width, height)
@@ -388,8 +391,9 @@ def follow_targets(results: list[FrameResult], targets: np.ndarray, window: tupl
 
 def reframe_windows(results: list[FrameResult], window: tuple[int, int], width: int, height: int,
                     camera: reframe.CameraConfig = reframe.CameraConfig()) -> np.ndarray:
-    """The reframe camera: follows the most salient window position of each frame."""
-    targets = np.array([r.focus for r in results], dtype=np.float64).reshape(-1, 2)
+    """The reframe camera: follows the most salient window position (see `attention_targets`)."""
+    times, shots = _times_shots(results)
+    targets = reframe.attention_targets([r.profile for r in results], times, shots, width, height, window, camera)
     return follow_targets(results, targets, window, width, height, camera)
 
 
@@ -434,7 +438,7 @@ def run_roi(request: RoiRequest, predictor: Predictor, on_stage: Callable[[str, 
         nonlocal count
         frames = prefetch(iter_frames(request.source, size=predictor.input_size, info=info))
         for result in analyse(predict_frames(predictor, frames), info.width, info.height, request.config,
-                              request.camera.cut_threshold, window):
+                              request.camera.cut_threshold, profiles=window is not None):
             if keep:
                 results.append(result)
             count += 1

@@ -52,6 +52,8 @@ class TrainConfig:
     warmup_steps: int = 100
     val_fraction: float = 0.2
     val_step: int = 2  # validate on every n-th frame of the held-out videos
+    val_videos: tuple[str, ...] = ()  # validate on these instead of the seeded split (cross-validation)
+    exclude: tuple[str, ...] = ()  # videos neither trained nor validated on (kept for a later test)
     seed: int = 0
     augment: bool = True
     aux_weight: float = 0.5  # joint stage: weight of the spatial and temporal heads' own losses
@@ -64,6 +66,7 @@ class TrainConfig:
     def from_dict(cls, d: dict) -> "TrainConfig":
         d = dict(d)
         d["loss"] = LossWeights(**d.get("loss", {}))
+        d.update({k: tuple(d.get(k, ())) for k in ("val_videos", "exclude")})
         return cls(**d)
 
 
@@ -86,7 +89,13 @@ def load_data(cfg: TrainConfig, sizes: tuple[int, ...], progress: bool = True) -
     images = ({s: build_cache(cfg.images, s, cache_dir=cfg.cache_dir, progress=progress) for s in sizes}
               if cfg.images else {})
     first = videos[sizes[0]]
-    train_names, val_names = split_videos(first.names, cfg.val_fraction, cfg.seed)
+    if cfg.val_videos:
+        val_names = sorted(set(cfg.val_videos))
+        train_names = sorted(set(first.names) - set(val_names))
+    else:
+        train_names, val_names = split_videos(first.names, cfg.val_fraction, cfg.seed)
+    train_names = [n for n in train_names if n not in cfg.exclude]
+    val_names = [n for n in val_names if n not in cfg.exclude]
     val = first.frames_of(val_names)[:: max(1, cfg.val_step)] if val_names else np.zeros(0, np.int64)
     return Data(videos, images, first.frames_of(train_names), val, val_names)
 
