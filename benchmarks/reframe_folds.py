@@ -32,7 +32,7 @@ from uva_cli.reframe import CameraConfig
 from uva_cli.train.loop import TrainConfig, train
 
 FOLDS = 4
-MIXES = (0.0, 0.25, 0.5, 0.75)
+MIXES = (0.0, 0.25, 0.5, 0.75, 0.9)
 WINDOWS = (0.0, 0.5, 1.0, 2.0)
 
 

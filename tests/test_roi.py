@@ -170,7 +170,9 @@ def test_reframe_window_follows_the_subject():
     truth = [moving_box(k, n, w=30, h=40) for k in range(n)]
     window = reframe.reframe_window(W, H, 9 / 16)
     assert window == (102, 180)
-    results = list(roi.analyse(frames_of([blob_map([t], k) for k, t in enumerate(truth)]), W, H, profiles=True))
+    # a confident map (the subject holds nearly all the mass): the camera's centre prior gives way
+    maps = [blob_map([t], k, noise=0.002) for k, t in enumerate(truth)]
+    results = list(roi.analyse(frames_of(maps), W, H, profiles=True))
     path, windows = _reframe_path(results, window)
     for (x, y, w, h), (bx, by, bw, bh) in zip(windows, truth):
         assert x <= bx + bw / 2 <= x + w  # the subject's centre is always in view
@@ -236,18 +238,18 @@ def test_attention_targets_mix_in_the_centre_and_average_over_time():
     times, shots = np.arange(25) / FPS, np.zeros(25, int)
 
     def targets(**camera):
-        cfg = reframe.CameraConfig(**camera)
+        cfg = reframe.CameraConfig(**{"centre_mix": 0.0, **camera})
         return reframe.attention_targets(profiles, times, shots, W, H, window, cfg)[:, 0]
 
     plain = targets()
     assert plain[0] == pytest.approx(window[0] / 2) and plain[12] == pytest.approx(W - window[0] / 2)
     averaged = targets(attention_window=1.0)  # 25 frames: the jump is 1/25 of the mass
     assert np.all(averaged < W / 3)
-    assert targets(centre_mix=1.0) == pytest.approx(np.full(25, W / 2), abs=1)
+    assert targets(centre_mix=1.0) == pytest.approx(np.full(25, W / 2), abs=3)  # centre window, re-centred on noise
     weak = np.ones((S, S))
     weak[:, :10] += 1.5  # a faint preference for the left edge on an otherwise flat map
     one = ([reframe.mass_profile(weak)], times[:1], shots[:1], W, H, window)
-    assert reframe.attention_targets(*one)[0, 0] == pytest.approx(window[0] / 2)
+    assert reframe.attention_targets(*one, reframe.CameraConfig(centre_mix=0.0))[0, 0] == pytest.approx(window[0] / 2)
     assert reframe.attention_targets(*one, reframe.CameraConfig(centre_mix=0.75))[0, 0] == pytest.approx(W / 2, abs=2)
 
 

@@ -43,8 +43,10 @@ class CameraConfig:
     # How far the reframe trusts a map: each frame's saliency is mixed with a centre prior (a model
     # is over-confident on video it has not seen) and averaged over a centred window of seconds
     # within the shot. Chosen on out-of-fold maps of the training videos: benchmarks/reframe_folds.py.
-    centre_mix: float = 0.0
-    attention_window: float = 0.0
+    # Those models keep fewer fixations in view than a centre crop unless the prior dominates:
+    # 0.603 with no mix, 0.616 at 0.75, 0.623 at 0.9 (centre crop 0.633).
+    centre_mix: float = 0.9
+    attention_window: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -121,10 +123,10 @@ def crop_window(box_sizes: np.ndarray, width: int, height: int, aspect: float, m
     return min(_even(w), width // 2 * 2), min(_even(h), height // 2 * 2)
 
 
-def _best_span(profile: np.ndarray, length: float, span: float) -> float:
+def _best_span(profile: np.ndarray, length: float, span: float, content: np.ndarray | None = None) -> float:
     """Centre (in 0..length) of the span-long interval holding the most of `profile`'s mass,
-    then re-centred on the mass inside it, so an object in a wide plateau of equally good
-    positions sits in the middle of the window rather than at its edge."""
+    then re-centred on the mass of `content` (default: `profile`) inside it, so an object in a
+    wide plateau of equally good positions sits in the middle of the window, not at its edge."""
     if span >= length:
         return length / 2
     cells = len(profile)
@@ -135,7 +137,7 @@ def _best_span(profile: np.ndarray, length: float, span: float) -> float:
     lo = starts[int(np.argmax(mass))]
     # mass of each cell that lies inside [lo, lo + span]
     inside = np.clip(np.minimum(edges[1:], lo + span) - np.maximum(edges[:-1], lo), 0, None)
-    weights = profile * inside / (length / cells)
+    weights = (profile if content is None else content) * inside / (length / cells)
     if weights.sum() <= 0:
         return lo + span / 2
     centre = float((weights * (edges[:-1] + edges[1:]) / 2).sum() / weights.sum())
@@ -177,12 +179,14 @@ def attention_targets(profiles: Sequence[Profile], times: np.ndarray, shots: np.
     size = max(1, int(round(cfg.attention_window / step)) | 1)
     targets = np.empty((len(profiles), 2))
     for axis in range(2):
-        stack = np.stack([p[axis] for p in profiles]).astype(np.float64)
-        stack = (1 - cfg.centre_mix) * stack + cfg.centre_mix * centre_profile(stack.shape[1])
-        length, span = (width, window[0]) if axis == 0 else (height, window[1])
+        content = np.stack([p[axis] for p in profiles]).astype(np.float64)
         for start, stop in _shots(np.asarray(shots)):
-            part = uniform_filter1d(stack[start:stop], size, axis=0, mode="nearest") if size > 1 else stack[start:stop]
-            targets[start:stop, axis] = [_best_span(p, length, span) for p in part]
+            if size > 1:
+                content[start:stop] = uniform_filter1d(content[start:stop], size, axis=0, mode="nearest")
+        # the prior only decides which window wins; the winner is centred on the map's own mass
+        mixed = (1 - cfg.centre_mix) * content + cfg.centre_mix * centre_profile(content.shape[1])
+        length, span = (width, window[0]) if axis == 0 else (height, window[1])
+        targets[:, axis] = [_best_span(m, length, span, c) for m, c in zip(mixed, content)]
     return targets
 
 
