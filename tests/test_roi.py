@@ -238,7 +238,7 @@ def test_attention_targets_mix_in_the_centre_and_average_over_time():
     times, shots = np.arange(25) / FPS, np.zeros(25, int)
 
     def targets(**camera):
-        cfg = reframe.CameraConfig(**{"centre_mix": 0.0, **camera})
+        cfg = reframe.CameraConfig(**{"centre_mix": 0.0, "attention_window": 0.0, **camera})
         return reframe.attention_targets(profiles, times, shots, W, H, window, cfg)[:, 0]
 
     plain = targets()
@@ -249,7 +249,7 @@ def test_attention_targets_mix_in_the_centre_and_average_over_time():
     weak = np.ones((S, S))
     weak[:, :10] += 1.5  # a faint preference for the left edge on an otherwise flat map
     one = ([reframe.mass_profile(weak)], times[:1], shots[:1], W, H, window)
-    assert reframe.attention_targets(*one, reframe.CameraConfig(centre_mix=0.0))[0, 0] == pytest.approx(window[0] / 2)
+    assert reframe.attention_targets(*one, reframe.CameraConfig(centre_mix=0.0, attention_window=0.0))[0, 0] == pytest.approx(window[0] / 2)
     assert reframe.attention_targets(*one, reframe.CameraConfig(centre_mix=0.75))[0, 0] == pytest.approx(W / 2, abs=2)
 
 
