@@ -84,14 +84,15 @@ def _timed(fn) -> tuple[int, float]:
     return frames, time.perf_counter() - started
 
 
-def video_fps(predictor, video: Path) -> dict[str, float]:
-    """Decode-only, decode+encode-only and end-to-end (npz, overlay) frames per second."""
+def video_fps(predictor, video: Path, rounds: int = 3) -> dict[str, float]:
+    """Decode-only, decode+encode-only and end-to-end (npz, overlay) frames per second: the
+    median of `rounds` rounds that each run all four in turn, so a burst of load from elsewhere
+    on the machine moves one sample, not a ratio."""
     from .jobs import Task, run_task
     from .threads import prefetch
     from .video import VideoWriter, iter_frames, probe
 
     info = probe(video)
-    out: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         def decode_small() -> int:
             return sum(1 for _ in iter_frames(video, size=predictor.input_size, info=info))
@@ -108,10 +109,13 @@ def video_fps(predictor, video: Path) -> dict[str, float]:
             target = Path(tmp) / ("out.npz" if kind == "npz" else "out.mp4")
             return lambda: run_task(Task(video, {kind: target}), predictor).frames
 
-        for name, fn in (("decode", decode_small), ("npz", end_to_end("npz")),
-                         ("decode_encode", decode_encode), ("overlay", end_to_end("overlay"))):
-            frames, secs = _timed(fn)
-            out[f"{name}_fps"] = frames / secs
+        samples: dict[str, list[float]] = {}
+        for _ in range(max(1, rounds)):
+            for name, fn in (("decode", decode_small), ("npz", end_to_end("npz")),
+                             ("decode_encode", decode_encode), ("overlay", end_to_end("overlay"))):
+                frames, secs = _timed(fn)
+                samples.setdefault(f"{name}_fps", []).append(frames / secs)
+    out = {name: float(np.median(values)) for name, values in samples.items()}
     out["frames"] = float(frames)
     out["npz_vs_decode"] = out["npz_fps"] / out["decode_fps"]
     out["overlay_vs_decode_encode"] = out["overlay_fps"] / out["decode_encode_fps"]

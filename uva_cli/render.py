@@ -63,4 +63,6 @@ def overlay(frame: np.ndarray, smap8: np.ndarray, lut: np.ndarray, alpha: float 
     """Blend the coloured map over the frame, each pixel weighted by alpha x its saliency, so
     unattended regions keep the original picture."""
     mask = Image.fromarray(smap8).point([int(v * alpha + 0.5) for v in range(256)])
-    return np.asarray(Image.composite(_palette(smap8, lut), Image.fromarray(frame), mask))
+    picture = Image.fromarray(frame)  # a copy: the frame itself is left as it was
+    picture.paste(_palette(smap8, lut), (0, 0), mask)  # in place, about half the cost of composite
+    return np.asarray(picture)

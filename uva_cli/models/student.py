@@ -43,13 +43,13 @@ class StudentConfig:
 
 _TRUNK: Rows = ((16, 1, 1), (24, 2, 4), (24, 1, 4))
 
-# One row per model; both end at 8x8. uva-dva-32 keeps its branches at 1/4 of the input and is
-# about half as wide with 3x expansion: 2.3M multiply-adds a frame against 13.4M, so it runs at
-# 5-6x uva-dva-64's frame rate (the same widths as uva-dva-64 gave only 2x, 8.3M MACs).
+# One row per model. uva-dva-32 keeps its branches at 1/4 of the input so both end at 8x8; its
+# branches and fusion at 8x8 cost as much as uva-dva-64's, which is why it is only about 2x faster.
+# Slimmer 32 rows (2.3-4.6M multiply-adds, 4-5x faster) lost 0.05-0.2 NSS on validation: see
+# docs/speed.md.
 STUDENTS: dict[str, StudentConfig] = {
     "uva-dva-64": StudentConfig("uva-dva-64", 64, (16, 2), _TRUNK, ((40, 2, 4), (40, 1, 4), (48, 1, 4)), 48),
-    "uva-dva-32": StudentConfig("uva-dva-32", 32, (8, 2), ((8, 1, 1), (16, 2, 3), (16, 1, 3)),
-                                ((24, 1, 3), (32, 1, 3)), 32),
+    "uva-dva-32": StudentConfig("uva-dva-32", 32, (16, 2), _TRUNK, ((40, 1, 4), (40, 1, 4), (48, 1, 4)), 48),
 }
 
 

@@ -1,0 +1,27 @@
+"""`uva bench` on a tiny synthetic clip: the table's numbers are consistent, not their size."""
+
+import json
+
+from click.testing import CliRunner
+
+from conftest import make_clip
+from uva_cli.bench import count_macs
+from uva_cli.cli import main
+from uva_cli.models.student import build_student
+
+
+def test_bench_json_is_consistent(tmp_path):
+    clip = make_clip(tmp_path / "clip.mp4", frames=10)
+    out = tmp_path / "bench.json"
+    result = CliRunner().invoke(main, ["bench", "--model", "uva-dva-32", "--batch-size", "1", "--batch-size", "4",
+                                       "--video", str(clip), "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    bench = json.loads(out.read_text())
+    assert bench["parameters"] == 138_247 and bench["macs_per_frame"] == count_macs(build_student("uva-dva-32"), 32)
+    assert set(bench["network_fps"]) == {"1", "4"} and min(bench["network_fps"].values()) > 0
+    video = bench["video"]
+    assert video["frames"] == 10
+    assert video["npz_vs_decode"] == video["npz_fps"] / video["decode_fps"]
+    assert video["overlay_vs_decode_encode"] == video["overlay_fps"] / video["decode_encode_fps"]
+    assert bench["peak_rss_mb"] > 0
+
