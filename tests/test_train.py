@@ -133,3 +133,15 @@ def test_train_and_distill_commands_with_publish(dataset, tmp_path, monkeypatch)
     card = (weights / "mine.md").read_text()
     assert "stage 1 (coupled)" in card
     assert "uva distill --data" in card and "--no-fusion-teachers --publish mine" in card
+
+
+def test_cross_validation_folds_choose_and_exclude_videos(dataset):
+    cfg = _cfg(dataset, "unused", model="uva-dva-32")
+    names = loop.load_data(cfg, (32,), progress=False).videos[32].names
+    held, dropped = names[0], names[-1]
+    data = loop.load_data(replace(cfg, val_videos=(held,), exclude=(dropped,)), (32,), progress=False)
+    cache = data.videos[32]
+    assert data.val_names == [held]
+    assert set(data.val) == set(cache.frames_of([held]))
+    assert set(data.train) == set(cache.frames_of([n for n in names if n not in (held, dropped)]))
+    assert TrainConfig.from_dict({**vars(cfg), "loss": {}, "exclude": [dropped]}).exclude == (dropped,)
