@@ -43,13 +43,13 @@ def folds(names: list[str], k: int = FOLDS, seed: int = 1) -> list[list[str]]:
     return [sorted(train_names[i] for i in chunk) for chunk in np.array_split(order, k)]
 
 
-def train_folds(data: Path, images: Path | None, runs: Path, epochs: int, threads: int) -> list[Path]:
-    """One ground-truth-only uva-dva-32 per fold (skipped when its best.pt exists)."""
-    dataset = read_dataset(data)
-    names = [item.name for item in dataset.items]
+def train_folds(names: list[str], fold_list: list[list[str]], data: Path, images: Path | None, runs: Path,
+                epochs: int, threads: int) -> list[Path]:
+    """One ground-truth-only uva-dva-32 per fold (skipped when its best.pt exists); the
+    validation videos of the usual split are never seen."""
     _, val = split_videos(names, 0.2, seed=0)
     models = []
-    for k, fold in enumerate(folds(names)):
+    for k, fold in enumerate(fold_list):
         out = runs / f"fold-{k}"
         if not (out / "best.pt").exists():
             train(TrainConfig(model="uva-dva-32", data=str(data), images=str(images) if images else None,
@@ -68,13 +68,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--train-only", action="store_true")
     args = parser.parse_args()
-    models = train_folds(args.data, args.images, args.runs, args.epochs, args.threads)
+    by_name = {item.name: item for item in read_dataset(args.data).items}
+    fold_list = folds(list(by_name))
+    models = train_folds(list(by_name), fold_list, args.data, args.images, args.runs, args.epochs, args.threads)
     if args.train_only:
         return
-    dataset = read_dataset(args.data)
-    by_name = {item.name: item for item in dataset.items}
     videos = []
-    for model, fold in zip(models, folds(list(by_name))):
+    for model, fold in zip(models, fold_list):
         predictor = load_predictor(str(model), "cpu", 64)
         videos += [analyse_video(by_name[name], predictor, 9 / 16) for name in fold]
     print("fixations inside a 9:16 window, out-of-fold maps of the 20 training videos (pooled over frames)")

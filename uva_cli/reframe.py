@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image
 from scipy.ndimage import median_filter, uniform_filter1d
 
+from .data.fixations import centre_profile
 from .outputs import all_or_nothing
 from .threads import prefetch
 from .video import VideoInfo, VideoWriter, iter_frames
@@ -157,13 +158,6 @@ def mass_profile(smap: np.ndarray) -> Profile:
     return smap.sum(axis=0) / total, smap.sum(axis=1) / total
 
 
-def centre_profile(cells: int) -> np.ndarray:
-    """Marginal of the Gaussian centre bias `uva eval` scores against (sigma = half the side)."""
-    coords = (np.arange(cells) - (cells - 1) / 2) / (0.5 * cells)
-    profile = np.exp(-coords ** 2 / 2)
-    return profile / profile.sum()
-
-
 def window_focus(profile: Profile, width: int, height: int, window: tuple[int, int]) -> tuple[float, float]:
     """Centre (source pixels) of the `window`-sized crop holding the most saliency; a full-height
     window slides along x only, a full-width one along y only."""
@@ -180,10 +174,11 @@ def attention_targets(profiles: Sequence[Profile], times: np.ndarray, shots: np.
     targets = np.empty((len(profiles), 2))
     for axis in range(2):
         content = np.stack([p[axis] for p in profiles]).astype(np.float64)
-        for start, stop in _shots(np.asarray(shots)):
-            if size > 1:
+        if size > 1:
+            for start, stop in _shots(np.asarray(shots)):
                 content[start:stop] = uniform_filter1d(content[start:stop], size, axis=0, mode="nearest")
-        # the prior only decides which window wins; the winner is centred on the map's own mass
+        # the prior (the centre bias `uva eval` scores against) only decides which window wins;
+        # the winner is centred on the map's own mass
         mixed = (1 - cfg.centre_mix) * content + cfg.centre_mix * centre_profile(content.shape[1])
         length, span = (width, window[0]) if axis == 0 else (height, window[1])
         targets[:, axis] = [_best_span(m, length, span, c) for m, c in zip(mixed, content)]

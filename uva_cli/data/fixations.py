@@ -394,12 +394,16 @@ def density_map(points: np.ndarray, src_w: int, src_h: int, out_h: int, out_w: i
     return density_map_norm(normalise_points(points, src_w, src_h), out_h, out_w, sigma_frac)
 
 
+def centre_profile(cells: int) -> np.ndarray:
+    """One axis of the centre bias: a Gaussian with sigma = half the side, summing to 1."""
+    coords = (np.arange(cells) - (cells - 1) / 2) / (0.5 * cells)
+    profile = np.exp(-coords ** 2 / 2)
+    return profile / profile.sum()
+
+
 def centre_bias(h: int, w: int) -> np.ndarray:
     """Gaussian centre-bias baseline (sum 1), the usual yardstick a model must beat."""
-    gx = ((np.arange(w) - (w - 1) / 2) / (0.5 * w)) ** 2
-    gy = ((np.arange(h) - (h - 1) / 2) / (0.5 * h)) ** 2
-    bias = np.exp(-(gy[:, None] + gx[None, :]) / 2)
-    return (bias / bias.sum()).astype(np.float32)
+    return np.outer(centre_profile(h), centre_profile(w)).astype(np.float32)
 
 
 # ----------------------------------------------------------------------------- splits
