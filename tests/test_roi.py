@@ -253,6 +253,16 @@ def test_attention_targets_mix_in_the_centre_and_average_over_time():
     assert reframe.attention_targets(*one, reframe.CameraConfig(centre_mix=0.75))[0, 0] == pytest.approx(W / 2, abs=2)
 
 
+def test_a_subject_the_window_shows_is_not_cut_at_its_edge():
+    window = reframe.reframe_window(W, H, 9 / 16)
+    smap = np.ones((S, S))
+    smap[:, 22:24] += 4.0  # a narrow subject just inside where the centre window's left edge falls
+    target = reframe.attention_targets([reframe.mass_profile(smap)], np.zeros(1), np.zeros(1, int), W, H, window)
+    peak = 22.5 * W / S
+    left = target[0, 0] - window[0] / 2
+    assert left + window[0] / 4 <= peak + 1e-9 <= left + window[0] - window[0] / 4
+
+
 def test_a_wide_window_on_a_tall_video_slides_vertically():
     assert reframe.reframe_window(180, 320, 16 / 9) == (180, 102)
     smap = np.zeros((S, S), np.float32)
