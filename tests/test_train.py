@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from conftest import make_fixation_dataset
+from uva_cli.errors import InputError
 from uva_cli.models.registry import load_checkpoint, load_model
 from uva_cli.train import loop
 from uva_cli.train.distill import distill
@@ -145,3 +146,5 @@ def test_cross_validation_folds_choose_and_exclude_videos(dataset):
     assert set(data.val) == set(cache.frames_of([held]))
     assert set(data.train) == set(cache.frames_of([n for n in names if n not in (held, dropped)]))
     assert TrainConfig.from_dict({**vars(cfg), "loss": {}, "exclude": [dropped]}).exclude == (dropped,)
+    with pytest.raises(InputError, match="nosuchvideo"):
+        loop.load_data(replace(cfg, exclude=("nosuchvideo",)), (32,), progress=False)

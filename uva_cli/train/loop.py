@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..errors import InputError
 from .losses import LossWeights
 
 log = logging.getLogger("uva")
@@ -89,6 +90,9 @@ def load_data(cfg: TrainConfig, sizes: tuple[int, ...], progress: bool = True) -
     images = ({s: build_cache(cfg.images, s, cache_dir=cfg.cache_dir, progress=progress) for s in sizes}
               if cfg.images else {})
     first = videos[sizes[0]]
+    unknown = sorted((set(cfg.val_videos) | set(cfg.exclude)) - set(first.names))
+    if unknown:
+        raise InputError(f"{cfg.data}: val_videos/exclude name videos it does not hold: {', '.join(unknown)}")
     if cfg.val_videos:
         val_names = sorted(set(cfg.val_videos))
         train_names = sorted(set(first.names) - set(val_names))
