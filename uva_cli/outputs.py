@@ -137,7 +137,9 @@ class NpzOutput:
     """Maps at model resolution (float16, `maps`: N x S x S), `times` (seconds), `fps`.
 
     Maps are spooled to a raw temporary file while the video streams, then packed into the
-    archive, so memory stays flat however long the video is.
+    archive, so memory stays flat however long the video is. The archive is stored, not
+    deflated, as `np.savez` does: deflating cost about 5 % of an end-to-end run of a short clip
+    for a 25 % smaller file (float maps compress poorly).
     """
 
     needs_native, needs_source_map = False, False
@@ -165,7 +167,7 @@ class NpzOutput:
         shape = (len(self.times), *(self.shape or (0, 0)))
         try:
             self.fh.close()
-            with zipfile.ZipFile(self.tmp, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
+            with zipfile.ZipFile(self.tmp, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
                 with zf.open("maps.npy", "w", force_zip64=True) as entry, open(self.raw, "rb") as src:
                     np.lib.format.write_array_header_1_0(
                         entry, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float16)),

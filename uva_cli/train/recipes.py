@@ -158,12 +158,13 @@ class StudentRecipe:
     def freeze(self, model) -> None:
         """coupled: the fusion head waits for stage 2. fusion: everything else is frozen, with its
         batch-norm statistics (eval mode), as the paper's stage 2."""
+        fusion = [m for name, m in model.named_children() if name.startswith("fusion")]  # + fusion_detail
         if self.cfg.stage == "coupled":
-            for p in model.fusion.parameters():
+            for p in (p for m in fusion for p in m.parameters()):
                 p.requires_grad_(False)
         elif self.cfg.stage == "fusion":
             for name, module in model.named_children():
-                if name != "fusion":
+                if not name.startswith("fusion"):
                     module.eval()
                     for p in module.parameters():
                         p.requires_grad_(False)
