@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# The README's speed table: uva bench for both students (PyTorch and ONNX Runtime) on this
-# machine's CPU, on the bundled 1280x720 example, each run writing JSON under benchmarks/results/.
+# The README's speed table on this machine's CPU, each run writing JSON under benchmarks/results/:
+# - uva bench for both students: network only on PyTorch; network only and the video timings
+#   (bundled 1280x720 example) on ONNX Runtime, what `uva saliency` streams with when installed;
+# - benchmarks/student_ratio.py: both students in one process, interleaved, per backend (the
+#   uva-dva-32 / uva-dva-64 ratio, which separate runs minutes apart would blur).
 # Ratios (end-to-end / decode) are measured inside one run, so they hold on a noisy machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p benchmarks/results
 for model in uva-dva-64 uva-dva-32; do
-  uva bench --device cpu --model "$model" --json "benchmarks/results/bench-$model-torch.json"
-  uva bench --device cpu --model "$model" --backend onnx --no-video --json "benchmarks/results/bench-$model-onnx.json"
+  uva bench --device cpu --model "$model" --backend torch --no-video --json "benchmarks/results/bench-$model-torch.json"
+  uva bench --device cpu --model "$model" --backend onnx --json "benchmarks/results/bench-$model-onnx.json"
+done
+for backend in torch onnx; do
+  python benchmarks/student_ratio.py --backend "$backend" --json "benchmarks/results/student-ratio-$backend.json"
 done

@@ -21,17 +21,16 @@ def main() -> None:
     parser.add_argument("--batch", type=int, action="append", help="batch sizes [64 256 1024]")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=1.5)
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: every core)")
+    parser.add_argument("--threads", type=int, default=0, help="network threads (0: every core)")
+    parser.add_argument("--backend", default="torch", choices=["torch", "onnx"])
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args()
-
-    import torch
 
     from uva_cli.bench import count_macs, network_fps
     from uva_cli.engine import load_predictor
 
-    predictors = {m: load_predictor(m, "cpu") for m in args.models}
-    torch.set_num_threads(args.threads or os.cpu_count() or 1)
+    threads = args.threads or os.cpu_count() or 1
+    predictors = {m: load_predictor(m, "cpu", backend=args.backend, threads=threads) for m in args.models}
     batches = args.batch or [64, 256, 1024]
     samples = {m: {b: [] for b in batches} for m in args.models}
     for _ in range(args.rounds):
@@ -40,7 +39,7 @@ def main() -> None:
                 samples[m][b].append(network_fps(predictor, b, args.seconds))
     reference = args.models[0]
     best = {m: max(float(np.median(samples[m][b])) for b in batches) for m in args.models}
-    print(f"network-only fps, torch, {torch.get_num_threads()} threads, median of {args.rounds} interleaved rounds")
+    print(f"network-only fps, {args.backend}, {threads} threads, median of {args.rounds} interleaved rounds")
     print("model".ljust(16) + "MACs/frame".rjust(12) + "".join(f"batch {b}".rjust(12) for b in batches)
           + "best".rjust(10) + f"vs {reference}".rjust(18))
     rows = {}
@@ -53,7 +52,7 @@ def main() -> None:
               + f"{best[m]:,.0f}".rjust(10) + f"{best[m] / best[reference]:.2f}x".rjust(18))
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump({"threads": torch.get_num_threads(), "rounds": args.rounds, "models": rows}, fh, indent=2)
+            json.dump({"backend": args.backend, "threads": threads, "rounds": args.rounds, "models": rows}, fh, indent=2)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ def test_onnx_export_matches_pytorch(tmp_path, random_weights, monkeypatch):
     result = CliRunner().invoke(main, ["export", "--model", str(random_weights), "--onnx", str(out)])
     assert result.exit_code == 0, result.output
     monkeypatch.setenv("UVA_CACHE_DIR", str(tmp_path / "cache"))
-    torch_p = load_predictor(str(random_weights), "cpu")
+    torch_p = load_predictor(str(random_weights), "cpu", backend="torch")
     onnx_p = load_predictor(str(random_weights), "cpu", backend="onnx")
     rng = np.random.default_rng(0)
     for n in (2, 9, 40):  # the batch dimension is dynamic

@@ -123,30 +123,34 @@ def video_fps(predictor, video: Path, rounds: int = 3) -> dict[str, float]:
 
 
 def run_bench(model: str = "uva-dva-64", device: str = "cpu", batch_sizes: tuple[int, ...] = (1, 16, 64, 256),
-              threads: int = 0, video: Path | None = None, backend: str = "torch") -> BenchResult:
+              threads: int = 0, video: Path | None = None, backend: str = "auto") -> BenchResult:
     import av
     import torch
 
-    from .engine import load_predictor, pipeline_threads
+    from .engine import load_predictor
     from .models.registry import load_model, resolve
     from .models.student import count_parameters
 
-    predictor = load_predictor(model, device, backend=backend)
-    torch.set_num_threads(threads or os.cpu_count() or 1)  # network-only: every core, as the paper
+    # network-only: every core, as the paper; the video timings: what `uva saliency` uses
+    predictor = load_predictor(model, device, backend=backend, threads=threads or os.cpu_count() or 1)
     path, _ = resolve(model)
-    result = BenchResult(model=model, device=predictor.device, backend=backend, threads=torch.get_num_threads(),
+    result = BenchResult(model=model, device=predictor.device, backend=predictor.backend, threads=torch.get_num_threads(),
                          parameters=count_parameters(load_model(model)), weights_bytes=path.stat().st_size,
                          macs_per_frame=count_macs(predictor.model, predictor.input_size),
                          paper_fps=PAPER_FPS.get((predictor.model.cfg.name, predictor.device.split(":")[0])))
     for batch in batch_sizes:
         result.network_fps[str(batch)] = network_fps(predictor, batch)
     if video is not None:
-        predictor.batch_size = max(batch_sizes, key=lambda b: result.network_fps[str(b)])
-        torch.set_num_threads(pipeline_threads())  # what `uva saliency` uses while streaming
-        result.video = video_fps(predictor, video)
-        result.video["pipeline_threads"] = float(pipeline_threads())
+        best = max(batch_sizes, key=lambda b: result.network_fps[str(b)])
+        streaming = load_predictor(model, device, best, backend=predictor.backend)
+        result.video = video_fps(streaming, video)
+        result.video["pipeline_threads"] = float(torch.get_num_threads())
     result.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result.versions = {"python": platform.python_version(), "torch": torch.__version__, "av": av.__version__,
                        "numpy": np.__version__, "cpu": platform.processor() or platform.machine(),
                        "cores": str(os.cpu_count())}
+    if predictor.backend == "onnx":
+        import onnxruntime
+
+        result.versions["onnxruntime"] = onnxruntime.__version__
     return result

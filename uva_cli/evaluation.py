@@ -16,6 +16,8 @@ the centre-bias baseline.
 
 from __future__ import annotations
 
+import os
+
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -349,7 +351,8 @@ def evaluate(data: str | Path, kind: str, source: str | None = None, metrics: tu
     if kind == "model":
         from .engine import load_predictor
 
-        predictor = load_predictor(str(source), device, batch_size)
+        # scored from cached frames with the torch model itself, on every core
+        predictor = load_predictor(str(source), device, batch_size, backend="torch", threads=os.cpu_count() or 1)
     started = time.perf_counter()
     size = predictor.input_size if predictor else EVAL_CACHE_SIZE
     cache = build_cache(data, size, progress=progress)

@@ -41,6 +41,9 @@ def export_onnx(model, path: str | os.PathLike, opset: int = 17) -> Path:
 
 
 def onnx_session(path: str | os.PathLike, threads: int = 0):
+    """An ONNX Runtime session on `threads` CPU threads (0: ONNX Runtime's default, every core).
+    Idle threads sleep instead of spinning: while a video streams the decoder needs the cores
+    the network is not using."""
     try:
         import onnxruntime as ort
     except ImportError:
@@ -48,4 +51,6 @@ def onnx_session(path: str | os.PathLike, threads: int = 0):
     options = ort.SessionOptions()
     if threads:
         options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

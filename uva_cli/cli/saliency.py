@@ -43,7 +43,7 @@ def _kinds(ctx, param, value: str) -> list[str]:
 @click.option("--manifest", "manifest_to", metavar="FILE", help="Append one JSON line per input (path, status, reason, frames, seconds); '-' = stdout. Shards may share one file.")
 @click.option("--model", default="uva-dva-64", show_default=True, help="Model name (see `uva models`) or a .pt weights file.")
 @click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]), help="Where the network runs.")
-@click.option("--backend", default="torch", show_default=True, type=click.Choice(["torch", "onnx"]), help="Inference runtime (onnx needs `pip install uva[onnx]`).")
+@click.option("--backend", default="auto", show_default=True, type=click.Choice(["auto", "torch", "onnx"]), help="Inference runtime: onnx is ONNX Runtime (`pip install uva[onnx]`), the same maps for less CPU; auto takes it on the CPU when installed, else torch.")
 @click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1, 4096), help="Frames per network call; results do not depend on it.")
 @click.option("--alpha", default=0.6, show_default=True, type=click.FloatRange(0, 1), help="Overlay strength at the most salient pixels.")
 @click.option("--colormap", default="turbo", show_default=True, type=click.Choice(COLORMAPS), help="Colour map for overlay and heatmap.")
