@@ -21,7 +21,7 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from .errors import InputError, OutputError, reason, write_failed
-from .threads import prefetch
+from .threads import frames_depth, prefetch
 
 log = logging.getLogger("uva")
 
@@ -219,7 +219,7 @@ def iter_frames(path: str | os.PathLike, size: int | None = None, native: bool =
     index, last_time, last = 0, None, None
     lost: list[int] = []  # pts of decoded frames that failed to convert: repeats take their place
     bad_packets, failed, repeated, finished = 0, 0, 0, False
-    decoded = prefetch(_decoded(container, stream, trust_pts), depth=8)
+    decoded = prefetch(_decoded(container, stream, trust_pts), depth=min(8, frames_depth(info.width, info.height)))
     try:
         for frame, gaps, bad in decoded:
             bad_packets = bad + failed
