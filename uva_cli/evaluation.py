@@ -17,7 +17,6 @@ the centre-bias baseline.
 from __future__ import annotations
 
 import os
-
 import time
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -101,14 +101,14 @@ class UVANet(nn.Module):
     def _branches(self, f_t: torch.Tensor, f_next: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.spatial(f_t), self.temporal(_motion(f_t, f_next))
 
-    def _detail(self, head: str, x: torch.Tensor) -> torch.Tensor | None:
+    def _detail(self, head: str, x: torch.Tensor | None) -> torch.Tensor | None:
         return getattr(self, f"{head}_detail")(x) if self.cfg.detail else None
 
     def _parts(self, f_t: torch.Tensor, f_next: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor | None]]:
         """Each head's coarse logits and fine-grid detail logits (None without `detail`), before
         the prior. Logits are linear in these parts, so the residual fusion adds their mean."""
-        motion = _motion(f_t, f_next)
-        s, m = self.spatial(f_t), self.temporal(motion)
+        s, m = self._branches(f_t, f_next)
+        motion = _motion(f_t, f_next) if self.cfg.detail else None  # what the detail convs read
         parts = {"spatial": (self.spatial_head(s), self._detail("spatial", f_t)),
                  "temporal": (self.temporal_head(m), self._detail("temporal", motion)),
                  "fused": (self.fusion(torch.cat([s, m], 1)), self._detail("fusion", motion))}
