@@ -30,3 +30,41 @@ def test_upsample8_keeps_the_peak_where_it_was():
     big = render.upsample8(smap, 80, 160)
     r, c = np.unravel_index(np.argmax(big), big.shape)
     assert big.shape == (80, 160) and abs(r - 25) <= 6 and abs(c - 130) <= 12
+
+
+def test_yuv_lut_is_bt601_video_range():
+    lut = np.array([[0, 0, 0], [255, 255, 255], [255, 0, 0], [0, 0, 255]], np.uint8)
+    # textbook BT.601 limited-range values for black, white, red and blue
+    np.testing.assert_array_equal(render.yuv_lut(lut), [[16, 128, 128], [235, 128, 128], [81, 90, 240], [41, 240, 110]])
+
+
+def _grey_planes(h: int, w: int, y: int = 100) -> np.ndarray:
+    planes = np.full((h * 3 // 2, w), 128, np.uint8)
+    planes[:h] = y
+    return planes
+
+
+def test_painter_overlay_blends_luma_and_chroma_by_saliency():
+    h, w = 96, 128
+    smap = np.zeros((16, 16), np.float32)
+    smap[4:8, 10:14] = 1.0  # rows 24-48, columns 80-112 of the picture
+    painter = render.Painter(w, h, colormap="turbo", alpha=0.5)
+    out = painter.overlay(_grey_planes(h, w), smap)
+    assert out.shape == (h * 3 // 2, w) and out.dtype == np.uint8
+    assert (out[:h, :40] == 100).all() and (out[h:h + h // 4, :16] == 128).all()  # no saliency: unchanged
+    colour = painter.lut[255].astype(float)  # turbo's top colour, Y Cb Cr
+    cb = out[h: h + h // 4].reshape(h // 2, w // 2)
+    cr = out[h + h // 4:].reshape(h // 2, w // 2)
+    # in the middle of the salient block: halfway from the frame to the colour
+    assert abs(out[36, 96] - (100 + colour[0]) / 2) <= 1.5
+    assert abs(cb[18, 48] - (128 + colour[1]) / 2) <= 1.5 and abs(cr[18, 48] - (128 + colour[2]) / 2) <= 1.5
+
+
+def test_painter_heatmap_is_the_colour_map_in_yuv():
+    painter = render.Painter(64, 48, colormap="gray")
+    smap = np.full((8, 8), 0.5, np.float32)
+    out = painter.heatmap(smap)
+    assert out.shape == (72, 64)
+    level = render.to_uint8(smap)[0, 0]
+    expected = render.yuv_lut(render.colormap_lut("gray"))[level]
+    assert (out[:48] == expected[0]).all() and (out[48:] == 128).all()

@@ -5,7 +5,9 @@ import pytest
 
 from conftest import decode_all, make_clip, square_frame
 from uva_cli.errors import InputError
-from uva_cli.video import VideoWriter, iter_frames, probe
+import av
+
+from uva_cli.video import VideoWriter, _first_frame_rotation, _mp4_rotation, _open, iter_frames, probe, yuv420_planes
 
 
 def test_probe_and_decode_counts(clip):
@@ -57,6 +59,68 @@ def test_rotation_metadata_is_applied(tmp_path):
     assert info.rotation in (90, 270) and (info.width, info.height) == (120, 160)
     frame = next(iter_frames(src, native=True))
     assert frame.native.shape == (160, 120, 3)
+
+
+@pytest.mark.parametrize("rotation", [0, 90, 180, -90])
+def test_mp4_rotation_from_tkhd_is_what_ffmpeg_gives_the_frames(tmp_path, rotation):
+    src = make_clip(tmp_path / "rot.mp4", frames=2, rotation=rotation)
+    container = _open(src)
+    try:
+        decoded = _first_frame_rotation(container, container.streams.video[0])
+    finally:
+        container.close()
+    assert _mp4_rotation(src) == decoded == rotation % 360
+
+
+def test_rotation_is_none_outside_mp4(tmp_path):
+    src = tmp_path / "clip.mkv"
+    with VideoWriter(src, 64, 48, 25) as w:
+        w.write(np.zeros((48, 64, 3), np.uint8), 0.0)
+    assert _mp4_rotation(src) is None and probe(src).rotation == 0
+
+
+def test_yuv_frames_roundtrip_through_the_writer(clip, tmp_path):
+    """The yuv420p planes go to the encoder as they are: the copy decodes like the RGB path's."""
+    out = tmp_path / "yuv.mp4"
+    info = probe(clip)
+    with VideoWriter(out, info.width, info.height, info.fps) as w:
+        for f in iter_frames(clip, native=True, yuv=True):
+            assert f.native.shape == (180, 160)
+            w.write(f.native, f.time)
+    copy, _, _ = decode_all(out)
+    source = [f.native for f in iter_frames(clip, native=True)]
+    assert len(copy) == 12
+    assert max(np.abs(a.astype(int) - b).mean() for a, b in zip(copy, source)) < 3.0
+    with pytest.raises(ValueError, match="do not fit"):
+        VideoWriter(tmp_path / "bad.mp4", 64, 48, 25).write(np.zeros((48, 64), np.uint8), 0.0)
+
+
+def _yuv_frame(y: np.ndarray, u: int, v: int, fmt: str = "yuv420p") -> av.VideoFrame:
+    h, w = y.shape
+    frame = av.VideoFrame(w, h, fmt)
+    for plane, value in zip(frame.planes, (y, np.full(((h + 1) // 2, (w + 1) // 2), u, np.uint8),
+                                           np.full(((h + 1) // 2, (w + 1) // 2), v, np.uint8))):
+        rows = np.zeros((value.shape[0], plane.line_size), np.uint8)
+        rows[:, : value.shape[1]] = value
+        plane.update(rows.tobytes())
+    return frame
+
+
+def test_yuv420_planes_crop_odd_sides_and_turn_for_display():
+    y = (np.arange(7 * 9) % 200 + 20).astype(np.uint8).reshape(7, 9)
+    planes = yuv420_planes(_yuv_frame(y, 90, 200))
+    assert planes.shape == (9, 8)  # 6 x 8 luma, two 3 x 4 chroma planes
+    np.testing.assert_array_equal(planes[:6], y[:6, :8])
+    assert (planes[6:].ravel()[:12] == 90).all() and (planes[6:].ravel()[12:] == 200).all()
+    turned = yuv420_planes(_yuv_frame(y, 90, 200), rotation=90)
+    assert turned.shape == (12, 6)
+    np.testing.assert_array_equal(turned[:8], np.rot90(y[:6, :8]))
+
+
+def test_yuv420_planes_bring_full_range_pictures_to_video_range():
+    y = np.tile(np.array([0, 255], np.uint8), (4, 4))
+    planes = yuv420_planes(_yuv_frame(y, 128, 128, fmt="yuvj420p"))
+    assert set(np.unique(planes[:4])) <= {16, 235} and {16, 235} <= set(np.unique(planes[:4]))
 
 
 def test_aborted_writer_leaves_nothing(tmp_path):

@@ -100,7 +100,8 @@ def video_fps(predictor, video: Path, rounds: int = 3) -> dict[str, float]:
         def decode_encode() -> int:
             n = 0
             with VideoWriter(Path(tmp) / "copy.mp4", info.width, info.height, info.fps, audio_from=video) as w:
-                for f in prefetch(iter_frames(video, size=predictor.input_size, native=True, info=info)):
+                frames = iter_frames(video, size=predictor.input_size, native=True, info=info, yuv=True)
+                for f in prefetch(frames):
                     w.write(f.native, f.time)
                     n += 1
             return n

@@ -197,7 +197,9 @@ def run_task(task: Task, predictor: Predictor, alpha: float = 0.6, colormap: str
             writers.append(open_output(kind, path, info, alpha, colormap))
         native = any(w.needs_native for w in writers)
         depth = _frames_in_flight(info, native)
-        frames = prefetch(iter_frames(task.source, size=predictor.input_size, native=native, info=info), depth)
+        # the video writers take the decoder's yuv420p planes, not RGB
+        decoded = iter_frames(task.source, size=predictor.input_size, native=native, info=info, yuv=True)
+        frames = prefetch(decoded, depth)
         sized = dataclasses.replace(predictor, batch_size=min(predictor.batch_size, depth))
         predictions = predict_frames(sized, frames)
         size = (info.height, info.width) if any(w.needs_source_map for w in writers) else None

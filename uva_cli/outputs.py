@@ -63,22 +63,23 @@ def _replace(tmp: Path, final: Path) -> None:
 
 
 class VideoOutput:
-    """Overlay (map blended on the frames) or heatmap (the coloured map alone) as H.264."""
+    """Overlay (map blended on the frames) or heatmap (the coloured map alone) as H.264,
+    painted and encoded as yuv420p (frames come from `iter_frames(yuv=True)`)."""
 
     def __init__(self, path: Path, info: VideoInfo, kind: str, alpha: float = 0.6,
                  colormap: str = "turbo"):
-        self.path, self.kind, self.alpha = path, kind, alpha
+        self.path, self.kind = path, kind
         self.needs_native = kind == "overlay"
-        self.needs_source_map = True
-        self.lut = render.colormap_lut(colormap)
+        self.needs_source_map = False  # the painter scales the model-size map itself
         self.writer = VideoWriter(path, info.width, info.height, info.fps,
                                   audio_from=info.path if kind == "overlay" and info.has_audio else None)
-        # Encoding runs in its own thread, so rendering the next picture overlaps it.
+        self.painter = render.Painter(self.writer.width, self.writer.height, colormap, alpha)
+        # Encoding runs in its own thread, so painting the next picture overlaps it.
         self.encoder = Worker(lambda item: self.writer.write(*item), frames_depth(info.width, info.height))
 
-    def write(self, frame: Frame, smap: np.ndarray, smap8: np.ndarray) -> None:
-        picture = (render.overlay(frame.native, smap8, self.lut, self.alpha) if self.kind == "overlay"
-                   else render.heatmap(smap8, self.lut))
+    def write(self, frame: Frame, smap: np.ndarray, smap8: np.ndarray | None) -> None:
+        picture = (self.painter.overlay(frame.native, smap) if self.kind == "overlay"
+                   else self.painter.heatmap(smap))
         self.encoder.submit((picture, frame.time))
 
     def close(self) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import logging
+import math
 import os
 from dataclasses import dataclass
 from fractions import Fraction
@@ -18,7 +19,7 @@ from typing import Iterator
 
 import av
 import numpy as np
-from av.video.reformatter import VideoReformatter
+from av.video.reformatter import ColorRange, VideoReformatter
 
 from .errors import InputError, OutputError, reason, write_failed
 from .threads import frames_depth, prefetch
@@ -53,7 +54,9 @@ class Frame:
     index: int
     time: float  # seconds from the start
     small: np.ndarray | None  # (S, S, 3) uint8 RGB at model resolution
-    native: np.ndarray | None  # (H, W, 3) uint8 RGB at display resolution
+    # at display resolution: (H, W, 3) uint8 RGB, or with iter_frames(yuv=True) the yuv420p
+    # planes Y, Cb, Cr stacked as one (H*3/2, W) uint8 array, H and W cropped to even
+    native: np.ndarray | None
 
 
 def _open(path: Path) -> av.container.InputContainer:
@@ -117,31 +120,69 @@ def _unreadable(path: Path, exc: Exception) -> str:
     return f"not a readable video ({reason(exc)})"
 
 
-def _mp4_boxes(path: Path) -> set[bytes] | None:
-    """Top-level box types of an ISO-BMFF (MP4/MOV) file, or None if it does not start like one."""
-    size = path.stat().st_size
-    kinds: set[bytes] = set()
+def _boxes(fh, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
+    """(type, payload start, end) of the ISO-BMFF boxes between two file offsets."""
+    pos = start
+    while pos + 8 <= end:
+        fh.seek(pos)
+        head = fh.read(16)
+        if len(head) < 8:
+            return
+        length, kind, payload = int.from_bytes(head[:4], "big"), head[4:8], pos + 8
+        if length == 1 and len(head) == 16:
+            length, payload = int.from_bytes(head[8:16], "big"), pos + 16
+        elif length == 0:
+            length = end - pos
+        if length < payload - pos:
+            return
+        yield kind, payload, pos + length
+        pos += length
+
+
+def _mp4_boxes(path: Path) -> dict[bytes, tuple[int, int]] | None:
+    """Top-level boxes of an ISO-BMFF (MP4/MOV) file, type -> (payload start, end), or None if
+    it does not start like one."""
     with open(path, "rb") as fh:
-        pos = 0
-        while pos + 8 <= size:
-            fh.seek(pos)
-            head = fh.read(16)
-            length, kind = int.from_bytes(head[:4], "big"), head[4:8]
-            if pos == 0 and kind != b"ftyp":
+        boxes: dict[bytes, tuple[int, int]] = {}
+        for kind, payload, end in _boxes(fh, 0, path.stat().st_size):
+            if not boxes and kind != b"ftyp":
                 return None
-            if length == 1 and len(head) == 16:
-                length = int.from_bytes(head[8:16], "big")
-            elif length == 0:
-                length = size - pos
-            if length < 8:
-                break
-            kinds.add(kind)
-            pos += length
-    return kinds or None
+            boxes.setdefault(kind, (payload, end))
+    return boxes or None
+
+
+def _mp4_rotation(path: Path) -> int | None:
+    """The first video track's display rotation from its tkhd matrix, as FFmpeg derives it for
+    decoded frames, so probing an MP4 needs no decoding (which cost ~12 ms a file); None where
+    there is no such track to read."""
+    moov = (_mp4_boxes(path) or {}).get(b"moov")
+    if moov is None:
+        return None
+    with open(path, "rb") as fh:
+        for kind, payload, end in _boxes(fh, *moov):
+            if kind != b"trak":
+                continue
+            children = {k: (p, e) for k, p, e in _boxes(fh, payload, end)}
+            handler = next((p for k, p, _ in _boxes(fh, *children.get(b"mdia", (0, 0))) if k == b"hdlr"), None)
+            if handler is None or b"tkhd" not in children:
+                continue
+            fh.seek(handler + 8)  # version and flags, pre_defined, then the handler type
+            if fh.read(4) != b"vide":
+                continue
+            fh.seek(children[b"tkhd"][0])
+            version = fh.read(1)
+            fh.seek(children[b"tkhd"][0] + (52 if version == b"\x01" else 40))  # to the matrix
+            matrix = fh.read(8)
+            if len(matrix) < 8:
+                return None
+            a, b = (int.from_bytes(matrix[i:i + 4], "big", signed=True) for i in (0, 4))
+            return round(math.degrees(math.atan2(-b, a)) / 90) * 90 % 360
+    return None
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:
-    """Read a video's metadata without decoding it (rotation is read from the first frame)."""
+    """Read a video's metadata without decoding it (except rotation outside MP4 and MOV: it is
+    read from the first frame)."""
     path = Path(path)
     container = _open(path)
     try:
@@ -156,7 +197,9 @@ def probe(path: str | os.PathLike) -> VideoInfo:
             raise InputError(f"{path}: video stream has no picture size")
         if width * height > MAX_PIXELS:
             raise InputError(f"{path}: picture size {width}x{height} is larger than uva handles (16384x16384)")
-        rotation = _first_frame_rotation(container, stream)
+        rotation = _mp4_rotation(path)
+        if rotation is None:
+            rotation = _first_frame_rotation(container, stream)
         if rotation in (90, 270):
             width, height = height, width
         duration = float(container.duration / av.time_base) if container.duration else None
@@ -180,10 +223,28 @@ def _to_display(array: np.ndarray, rotation: int) -> np.ndarray:
     return np.rot90(array, k=rotation // 90) if rotation else array
 
 
+def yuv420_planes(frame: av.VideoFrame, rotation: int = 0) -> np.ndarray:
+    """The picture as yuv420p planes stacked in one (H*3/2, W) array, turned for display.
+
+    Most videos decode to limited-range yuv420p already, so this is a copy where RGB would
+    cost a colour conversion here and another one in the encoder (5.7 ms per 720p frame).
+    Other formats and full-range (JPEG) pictures are converted to what the writer declares.
+    Odd sides lose their last row or column, as the H.264 writer would drop them anyway.
+    """
+    if frame.format.name != "yuv420p" or frame.color_range == ColorRange.JPEG:
+        frame = frame.reformat(format="yuv420p", dst_color_range=ColorRange.MPEG)
+    h, w = frame.height - frame.height % 2, frame.width - frame.width % 2
+    planes = [_to_display(np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:ph, :pw], rotation)
+              for plane, (ph, pw) in zip(frame.planes, ((h, w), (h // 2, w // 2), (h // 2, w // 2)))]
+    return np.concatenate([p.ravel() for p in planes]).reshape(-1, planes[0].shape[1])
+
+
 def iter_frames(path: str | os.PathLike, size: int | None = None, native: bool = False,
-                info: VideoInfo | None = None) -> Iterator[Frame]:
+                info: VideoInfo | None = None, yuv: bool = False) -> Iterator[Frame]:
     """Stream decoded frames; `size` gives square model-resolution RGB made by the converter
-    (area filter), `native` the full display-resolution RGB. Memory does not grow with length.
+    (area filter), `native` the full display-resolution picture: RGB, or with `yuv` the
+    decoder's own yuv420p planes, which `VideoWriter` encodes without any colour conversion
+    (see `yuv420_planes`). Memory does not grow with length.
 
     Decoding runs in a thread of its own and the conversions in the caller's, so on two cores
     the decoder never waits for the resize (PyAV releases the GIL in both): 1.8x the frame
@@ -210,7 +271,8 @@ def iter_frames(path: str | os.PathLike, size: int | None = None, native: bool =
                                          interpolation="AREA").to_ndarray()
             small = _to_display(small, info.rotation)
         if native:
-            big = _to_display(frame.to_ndarray(format="rgb24"), info.rotation)
+            big = (yuv420_planes(frame, info.rotation) if yuv
+                   else _to_display(frame.to_ndarray(format="rgb24"), info.rotation))
         return small, big
 
     # The video stream's own length where the container gives one; the file's if it has no audio.
@@ -364,9 +426,15 @@ class VideoWriter:
             self.abort()
             raise
 
-    def write(self, rgb: np.ndarray, time: float) -> None:
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb[: self.height, : self.width]),
-                                           format="rgb24")
+    def write(self, picture: np.ndarray, time: float) -> None:
+        """Encode one (H, W, 3) RGB picture, or yuv420p planes as `yuv420_planes` gives them."""
+        if picture.ndim == 2:
+            if picture.shape != (self.height * 3 // 2, self.width):
+                raise ValueError(f"yuv420p planes {picture.shape} do not fit {self.width}x{self.height}")
+            frame = av.VideoFrame.from_ndarray(picture, format="yuv420p")
+        else:
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(picture[: self.height, : self.width]),
+                                               format="rgb24")
         pts = max(int(round(time / OUTPUT_TIME_BASE)), self._last_pts + 1)
         frame.pts, frame.time_base = pts, OUTPUT_TIME_BASE
         self._last_pts = pts

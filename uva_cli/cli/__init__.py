@@ -14,6 +14,7 @@ from typing import Iterator
 
 import click
 
+from ..allocator import keep_freed_memory
 from ..errors import EXIT_INPUT, EXIT_INTERNAL, Interrupted, UvaError
 
 # name -> (module, one-line help shown by `uva --help` without importing the module)
@@ -116,6 +117,7 @@ def main(ctx: click.Context, debug: bool) -> None:
       uva saliency videos/ --out-dir results/ --write overlay,maps
     """
     ctx.obj = {"debug": debug}
+    keep_freed_memory()  # frame-sized buffers reused, not page-faulted in anew for every frame
     # force: rebind to this invocation's stderr (in-process callers such as tests swap it)
     logging.basicConfig(format="uva: %(levelname)s: %(message)s", level=logging.INFO if debug else logging.WARNING,
                         stream=sys.stderr, force=True)
