@@ -44,7 +44,7 @@ def to_uint8(smap: np.ndarray) -> np.ndarray:
 
 def upsample8(smap: np.ndarray, height: int, width: int) -> np.ndarray:
     """A [0, 1] float map -> (height, width) uint8, bilinear, by FFmpeg's scaler (0.14 ms for
-    720p where Pillow's resize takes 3.3 ms: this runs once per frame of every overlay)."""
+    720p where Pillow's resize takes 3.3 ms: this runs once per frame of PNG map output)."""
     small = to_uint8(smap)
     if small.shape == (height, width):
         return small
@@ -109,6 +109,7 @@ class Painter:
         colour = self._planes(self.lut[small].transpose(2, 0, 1)).astype(np.uint16)
         w = self._planes(np.broadcast_to(self.weights[small], (3, *small.shape))).astype(np.uint16)
         w += w >> 7  # out of 256: 255 -> 256, so full weight gives the colour exactly
+        # in place, in uint16: colour x w + frame x (256 - w) is at most 255 x 256, no overflow
         colour *= w
         w = 256 - w
         w *= planes
