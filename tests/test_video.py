@@ -123,6 +123,18 @@ def test_yuv420_planes_bring_full_range_pictures_to_video_range():
     assert set(np.unique(planes[:4])) <= {16, 235} and {16, 235} <= set(np.unique(planes[:4]))
 
 
+@pytest.mark.parametrize("fmt", ["yuv420p10le", "yuv422p", "yuv444p", "gray", "rgb24"])
+def test_yuv420_planes_of_other_formats_are_the_same_picture(fmt):
+    """Whatever the decoder gives, the planes match FFmpeg's own 8-bit 4:2:0 of the picture."""
+    rgb, _ = square_frame(64, 48, 5)
+    if fmt == "gray":
+        rgb = np.repeat(rgb.mean(2, keepdims=True).astype(np.uint8), 3, axis=2)
+    source = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+    reference = source.reformat(format="yuv420p").to_ndarray().astype(int)
+    planes = yuv420_planes(source if fmt == "rgb24" else source.reformat(format=fmt))
+    assert planes.shape == (72, 64) and np.abs(planes - reference).mean() < 1.0
+
+
 def test_aborted_writer_leaves_nothing(tmp_path):
     out = tmp_path / "x.mp4"
     with pytest.raises(RuntimeError):
