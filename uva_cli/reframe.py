@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
+import av
 import numpy as np
-from PIL import Image
+from av.video.reformatter import VideoReformatter
 from scipy.ndimage import median_filter, uniform_filter1d
 
 from .data.fixations import centre_profile
@@ -300,13 +301,22 @@ def _follow(goal: np.ndarray, steps: np.ndarray, lo: np.ndarray, hi: np.ndarray,
 
 # ----------------------------------------------------------------------------- rendering
 
-def crop_resize(rgb: np.ndarray, window: Sequence[int], size: tuple[int, int]) -> np.ndarray:
-    """Cut window (x, y, w, h) out of a frame and scale it to size (w, h) if it differs."""
+def crop_resize(planes: np.ndarray, window: Sequence[int], size: tuple[int, int],
+                scaler: VideoReformatter) -> np.ndarray:
+    """Cut window (x, y, w, h) out of a frame's yuv420p planes (`video.yuv420_planes`) and scale
+    it to size (w, h, both even) by FFmpeg's scaler, as planes again: crops are encoded without
+    an RGB round trip. In 4:2:0 a chroma sample covers 2x2 pixels, so the cut starts on even
+    coordinates (at most a pixel left of and above the window) and has even sides."""
+    height = planes.shape[0] * 2 // 3
     x, y, w, h = (int(v) for v in window)
-    part = rgb[y:y + h, x:x + w]
+    x, y, w, h = x - x % 2, y - y % 2, max(2, w - w % 2), max(2, h - h % 2)
+    chroma = planes[height:].reshape(2, height // 2, -1)
+    parts = [planes[y:y + h, x:x + w]] + [c[y // 2:(y + h) // 2, x // 2:(x + w) // 2] for c in chroma]
+    cut = np.concatenate([p.ravel() for p in parts]).reshape(h * 3 // 2, w)
     if (w, h) == tuple(size):
-        return part
-    return np.asarray(Image.fromarray(np.ascontiguousarray(part)).resize(size, Image.BILINEAR))
+        return cut
+    return scaler.reformat(av.VideoFrame.from_ndarray(cut, format="yuv420p"), width=size[0], height=size[1],
+                           format="yuv420p", interpolation="BILINEAR").to_ndarray()
 
 
 def render_windows(source: str | os.PathLike, info: VideoInfo, videos: list[CropVideo],
@@ -318,10 +328,11 @@ def render_windows(source: str | os.PathLike, info: VideoInfo, videos: list[Crop
     with all_or_nothing() as writers:
         for video in videos:
             writers.append(VideoWriter(video.path, *video.size, info.fps, audio_from=audio))
-        for frame in prefetch(iter_frames(source, native=True, info=info), depth=4):
-            for video, writer in zip(videos, writers):
+        scalers = [VideoReformatter() for _ in videos]  # one per output: its context is reused
+        for frame in prefetch(iter_frames(source, native=True, info=info, yuv=True), depth=4):
+            for video, writer, scaler in zip(videos, writers, scalers):
                 window = video.windows[min(frame.index, len(video.windows) - 1)]
-                writer.write(crop_resize(frame.native, window, video.size), frame.time)
+                writer.write(crop_resize(frame.native, window, (writer.width, writer.height), scaler), frame.time)
             count += 1
             if on_frames:
                 on_frames(1)
