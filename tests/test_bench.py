@@ -29,3 +29,19 @@ def test_bench_json_is_consistent(tmp_path):
     assert video["overlay_vs_decode_encode"] == video["overlay_fps"] / video["decode_encode_fps"]
     assert bench["peak_rss_mb"] > 0
 
+
+
+def test_macs_are_counted_on_a_half_precision_model():
+    from uva_cli.engine import load_predictor
+
+    half = load_predictor("uva-dva-64", "cpu", backend="torch", precision="fp16")
+    assert count_macs(half.model, 64) == count_macs(fold_batchnorm(load_model("uva-dva-64")), 64)
+
+
+def test_bench_records_the_precision_it_ran_at(tmp_path):
+    out = tmp_path / "bench.json"
+    result = CliRunner().invoke(main, ["bench", "--model", "uva-dva-32", "--precision", "fp16", "--batch-size", "2",
+                                       "--no-video", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    bench = json.loads(out.read_text())
+    assert (bench["precision"], bench["backend"]) == ("fp16", "torch") and bench["network_fps"]["2"] > 0

@@ -155,3 +155,28 @@ def test_shipped_model_looks_at_the_moving_object(tmp_path, name):
     # within the square's side (24 px) on a typical frame, within 1.5 sides on nearly all
     errors = np.asarray(errors)
     assert len(errors) == 30 and np.median(errors) < 24 and np.mean(errors < 36) >= 0.9
+
+
+@pytest.mark.parametrize("name", ["uva-dva-64", "uva-dva-32"])
+def test_half_precision_gives_the_same_maps(tmp_path, name):
+    """fp16 (CUDA's default) runs on the CPU too: the maps match fp32's within 1e-2 of the peak."""
+    from conftest import make_clip
+    from uva_cli.engine import load_predictor, predict_video
+
+    clip = make_clip(tmp_path / "square.mp4", frames=9)
+    full = load_predictor(name, "cpu", backend="torch")
+    half = load_predictor(name, "cpu", backend="auto", precision="fp16")
+    assert (full.precision, half.precision, half.backend) == ("fp32", "fp16", "torch")
+    assert next(half.model.parameters()).dtype == torch.float16
+    a = np.stack([m for _, m in predict_video(clip, full)])
+    b = np.stack([m for _, m in predict_video(clip, half)])
+    assert b.dtype == np.float32 and a.shape == b.shape == (9, full.input_size, full.input_size)
+    assert np.abs(a - b).max() < 1e-2
+
+
+def test_half_precision_on_onnx_runtime_is_a_clear_error():
+    from uva_cli.engine import load_predictor
+    from uva_cli.errors import UvaError
+
+    with pytest.raises(UvaError, match="fp16 runs on PyTorch"):
+        load_predictor("uva-dva-64", "cpu", backend="onnx", precision="fp16")

@@ -16,6 +16,8 @@ import numpy as np
 
 # The paper's network-only figures (UVA-Net, AAAI 2020): CPU for 64 px, GPU for 32 px.
 PAPER_FPS = {("uva-dva-64", "cpu"): 404.3, ("uva-dva-32", "cuda"): 10106.0}
+# Batch sizes timed by default: a GPU needs far larger batches than a CPU to be kept busy.
+BATCH_SIZES = {"cpu": (1, 16, 64, 256), "cuda": (1, 64, 256, 1024, 4096)}
 
 
 @dataclass
@@ -23,6 +25,7 @@ class BenchResult:
     model: str
     device: str
     backend: str
+    precision: str
     threads: int
     parameters: int
     weights_bytes: int
@@ -49,9 +52,10 @@ def count_macs(model, side: int) -> int:
         total += output.numel() * (module.in_channels // module.groups) * k
 
     handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    weight = next(model.parameters())  # the input goes where the model is, in its precision
     try:
         with torch.inference_mode():
-            x = torch.zeros(1, 3, side, side)
+            x = torch.zeros(1, 3, side, side, dtype=weight.dtype, device=weight.device)
             f = model.features(x)
             model.fuse(f, f)
     finally:
@@ -123,8 +127,9 @@ def video_fps(predictor, video: Path, rounds: int = 3) -> dict[str, float]:
     return out
 
 
-def run_bench(model: str = "uva-dva-64", device: str = "cpu", batch_sizes: tuple[int, ...] = (1, 16, 64, 256),
-              threads: int = 0, video: Path | None = None, backend: str = "auto") -> BenchResult:
+def run_bench(model: str = "uva-dva-64", device: str = "cpu", batch_sizes: tuple[int, ...] = (),
+              threads: int = 0, video: Path | None = None, backend: str = "auto",
+              precision: str = "auto") -> BenchResult:
     import av
     import torch
 
@@ -133,9 +138,12 @@ def run_bench(model: str = "uva-dva-64", device: str = "cpu", batch_sizes: tuple
     from .models.student import count_parameters
 
     # network-only: every core, as the paper; the video timings: what `uva saliency` uses
-    predictor = load_predictor(model, device, backend=backend, threads=threads or os.cpu_count() or 1)
+    predictor = load_predictor(model, device, backend=backend, threads=threads or os.cpu_count() or 1,
+                               precision=precision)
+    batch_sizes = batch_sizes or BATCH_SIZES[predictor.device.split(":")[0]]
     path, _ = resolve(model)
-    result = BenchResult(model=model, device=predictor.device, backend=predictor.backend, threads=torch.get_num_threads(),
+    result = BenchResult(model=model, device=predictor.device, backend=predictor.backend,
+                         precision=predictor.precision, threads=torch.get_num_threads(),
                          parameters=count_parameters(load_model(model)), weights_bytes=path.stat().st_size,
                          macs_per_frame=count_macs(predictor.model, predictor.input_size),
                          paper_fps=PAPER_FPS.get((predictor.model.cfg.name, predictor.device.split(":")[0])))
@@ -143,7 +151,7 @@ def run_bench(model: str = "uva-dva-64", device: str = "cpu", batch_sizes: tuple
         result.network_fps[str(batch)] = network_fps(predictor, batch)
     if video is not None:
         best = max(batch_sizes, key=lambda b: result.network_fps[str(b)])
-        streaming = load_predictor(model, device, best, backend=predictor.backend)
+        streaming = load_predictor(model, device, best, backend=predictor.backend, precision=predictor.precision)
         result.video = video_fps(streaming, video)
         result.video["pipeline_threads"] = float(torch.get_num_threads())
     result.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

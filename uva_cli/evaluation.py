@@ -351,7 +351,8 @@ def evaluate(data: str | Path, kind: str, source: str | None = None, metrics: tu
         from .engine import load_predictor
 
         # scored from cached frames with the torch model itself, on every core
-        predictor = load_predictor(str(source), device, batch_size, backend="torch", threads=os.cpu_count() or 1)
+        predictor = load_predictor(str(source), device, batch_size, backend="torch", threads=os.cpu_count() or 1,
+                                   precision="fp32")  # scores from the maps as trained, on any device
     started = time.perf_counter()
     size = predictor.input_size if predictor else EVAL_CACHE_SIZE
     cache = build_cache(data, size, progress=progress)

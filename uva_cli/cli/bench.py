@@ -13,13 +13,14 @@ DEFAULT_VIDEO = Path(__file__).resolve().parents[2] / "examples" / "bunny.mp4"
 @click.command("bench")
 @click.option("--model", default="uva-dva-64", show_default=True, help="Model name or .pt file.")
 @click.option("--device", default="cpu", show_default=True, type=click.Choice(["cpu", "cuda", "auto"]))
-@click.option("--batch-size", "batch_sizes", multiple=True, type=click.IntRange(1), help="Batch sizes to time (repeatable) [default: 1 16 64 256].")
+@click.option("--batch-size", "batch_sizes", multiple=True, type=click.IntRange(1), help="Batch sizes to time (repeatable) [default: 1 16 64 256 on the CPU, 1 64 256 1024 4096 on CUDA].")
 @click.option("--backend", default="auto", show_default=True, type=click.Choice(["auto", "torch", "onnx"]), help="Inference runtime: onnx is ONNX Runtime (`pip install uva[onnx]`), the same maps for less CPU; auto takes it on the CPU when installed, else torch.")
+@click.option("--precision", default="auto", show_default=True, type=click.Choice(["auto", "fp32", "fp16"]), help="Network precision: auto is fp16 on CUDA (PyTorch), fp32 on the CPU.")
 @click.option("--threads", default=0, type=click.IntRange(0), help="torch CPU threads for the network-only timings (0: every core); the video timings use what `uva saliency` uses (all cores but one, or UVA_THREADS).")
 @click.option("--video", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Clip for the pipeline timings [default: the bundled example].")
 @click.option("--no-video", is_flag=True, help="Time the network only.")
 @click.option("--json", "json_out", type=click.Path(path_type=Path), help="Also write the results as JSON ('-' for stdout).")
-def command(model, device, batch_sizes, backend, threads, video, no_video, json_out):
+def command(model, device, batch_sizes, backend, precision, threads, video, no_video, json_out):
     """Measure parameters, multiply-adds, network-only fps (the paper's measure, next to its
     figure) and, on a video, decode-only vs end-to-end fps."""
     from rich.console import Console
@@ -29,10 +30,9 @@ def command(model, device, batch_sizes, backend, threads, video, no_video, json_
 
     if video is None and not no_video and DEFAULT_VIDEO.exists():
         video = DEFAULT_VIDEO
-    result = run_bench(model, device, tuple(batch_sizes) or (1, 16, 64, 256), threads, None if no_video else video,
-                       backend)
-    table = Table("measure", "value", title=f"uva bench: {result.model}, {result.backend} on {result.device} "
-                                            f"({result.threads} threads)")
+    result = run_bench(model, device, tuple(batch_sizes), threads, None if no_video else video, backend, precision)
+    table = Table("measure", "value", title=f"uva bench: {result.model}, {result.backend} {result.precision} on "
+                                            f"{result.device} ({result.threads} threads)")
     table.add_row("parameters", f"{result.parameters:,}")
     table.add_row("weights file", f"{result.weights_bytes / 1e6:.3f} MB")
     table.add_row("multiply-adds / frame", f"{result.macs_per_frame / 1e6:.2f} M")
