@@ -1,6 +1,7 @@
 """Training, teachers and coupled distillation on a tiny synthetic set (tiny configurations:
 these check the machinery, not accuracy)."""
 
+import csv
 import os
 import subprocess
 import sys
@@ -77,7 +78,7 @@ def test_teachers_and_coupled_distillation(dataset, tmp_path):
     final = distill(cfg, fusion_epochs=1, progress=False)
     assert final == tmp_path / "kd" / "stage2"
     stage1 = load_model(tmp_path / "kd" / "stage1" / "best.pt").state_dict()
-    stage2 = load_model(final / "best.pt").state_dict()
+    stage2 = _weights(final)
     # stage 2 leaves trunk and branches as stage 1 made them and changes only the fusion head
     # (fusion.* and uva-dva-32's fusion_detail.*)
     for k in stage1:
@@ -86,6 +87,15 @@ def test_teachers_and_coupled_distillation(dataset, tmp_path):
         torch.testing.assert_close(stage2[k], stage1[k], rtol=0, atol=0)
     assert any(not torch.equal(stage2[k], stage1[k]) for k in stage1 if k.startswith("fusion.") and "weight" in k)
     assert not torch.equal(stage2["fusion_detail.weight"], stage1["fusion_detail.weight"])
+    # stage 2 first scores what it starts from (uva-dva-32's fused head is then its branches'
+    # mean, so stage 1's best up to the fp16 checkpoint), and best.pt is the best of that and
+    # every epoch
+    rows = list(csv.DictReader(open(final / "history.csv")))
+    assert [r["epoch"] for r in rows] == ["0", "1"]
+    start = load_checkpoint(tmp_path / "kd" / "stage1" / "best.pt")["meta"]["validation"]["nss"]
+    assert float(rows[0]["nss"]) == pytest.approx(start, abs=1e-3)
+    best = max(rows, key=lambda r: float(r["nss"]))
+    assert load_checkpoint(final / "best.pt")["meta"]["epoch"] == int(best["epoch"])
     # the teacher soft maps were cached once per teacher beside the 256 px dataset cache
     cached = list((dataset[2]).glob("**/teacher-*.npy"))
     assert len(cached) == 4  # two teachers x (videos, images)

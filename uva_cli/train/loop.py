@@ -154,7 +154,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
     from torch.nn.parallel import DistributedDataParallel
 
     from ..engine import pick_device
-    from ..models.registry import load_checkpoint, save_checkpoint
+    from ..models.registry import load_checkpoint
     from .recipes import make_recipe
 
     rank, world = _distributed()
@@ -201,6 +201,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         step_module = DistributedDataParallel(step_module)
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda")
                 else torch.autocast("cpu", enabled=False))
+    if main and cfg.init and start_epoch == 0:
+        best = _score_start(run, recipe, model, data, cfg.seed)
     for epoch in range(start_epoch, cfg.epochs):
         started, losses = time.perf_counter(), []
         model.train()
@@ -220,8 +222,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
             improved = scores["nss"] > best
             if improved:
                 best = scores["nss"]
-                save_checkpoint(run / "best.pt", model, meta={"epoch": epoch + 1, "validation": scores,
-                                                              "val_videos": data.val_names, "seed": cfg.seed})
+                _save_best(run, model, epoch + 1, scores, data, cfg.seed)
             _append_history(run, {"epoch": epoch + 1, "loss": float(np.mean(losses)), **scores, "seconds": seconds})
             _log(run, f"epoch {epoch + 1}/{cfg.epochs} loss {np.mean(losses):.4f} val {_fmt(scores)} "
                       f"({seconds:.0f} s){' *best*' if improved else ''}")
@@ -273,6 +274,25 @@ def _save_state(path: Path, model, opt, sched, rng, epoch: int, best: float) -> 
     torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
                 "rng": rng, "epoch": epoch, "best": best}, tmp)
     os.replace(tmp, path)
+
+
+def _score_start(run: Path, recipe, model, data, seed: int) -> float:
+    """Validate the starting weights as "epoch 0", so they compete for best.pt like any epoch:
+    a run that only makes held-out scores worse (stage 2 of a student whose fused head starts
+    as its branches' mean, say) then keeps what it started from."""
+    started = time.perf_counter()
+    scores = score(recipe, model, data)
+    _save_best(run, model, 0, scores, data, seed)
+    _append_history(run, {"epoch": 0, "loss": float("nan"), **scores, "seconds": time.perf_counter() - started})
+    _log(run, f"epoch 0 (the starting weights) val {_fmt(scores)}")
+    return scores["nss"]
+
+
+def _save_best(run: Path, model, epoch: int, scores: dict[str, float], data, seed: int) -> None:
+    from ..models.registry import save_checkpoint
+
+    save_checkpoint(run / "best.pt", model, meta={"epoch": epoch, "validation": scores, "val_videos": data.val_names,
+                                                  "seed": seed})
 
 
 def _append_history(run: Path, row: dict) -> None:

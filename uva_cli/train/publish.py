@@ -67,7 +67,7 @@ def _card(name, what, row, config, baseline, meta, history, minutes, command) ->
 | sha256 | `{row['sha256']}` |
 | training data | `{config['data']}` (Xu et al. 2017 eye-tracking videos, research use) {'+ `' + config['images'] + '` still images (OSIE, NUS; MIT licence)' if config.get('images') else ''} |
 | split | by video, seed {config['seed']}, validation videos: {', '.join(baseline['val_videos'])} |
-| best epoch | {meta.get('epoch')} of {config['epochs']} |
+| best epoch | {meta.get('epoch')} of {config['epochs']}{' (0: no epoch beat the weights it started from)' if meta.get('epoch') == 0 else ''} |
 | training wall time | {minutes:.0f} min on this run's machine |
 | seed | {config['seed']} |
 
