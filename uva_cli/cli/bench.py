@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from . import options
+
 DEFAULT_VIDEO = Path(__file__).resolve().parents[2] / "examples" / "bunny.mp4"
 
 
@@ -14,8 +16,8 @@ DEFAULT_VIDEO = Path(__file__).resolve().parents[2] / "examples" / "bunny.mp4"
 @click.option("--model", default="uva-dva-64", show_default=True, help="Model name or .pt file.")
 @click.option("--device", default="cpu", show_default=True, type=click.Choice(["cpu", "cuda", "auto"]))
 @click.option("--batch-size", "batch_sizes", multiple=True, type=click.IntRange(1), help="Batch sizes to time (repeatable) [default: 1 16 64 256 on the CPU, 1 64 256 1024 4096 on CUDA].")
-@click.option("--backend", default="auto", show_default=True, type=click.Choice(["auto", "torch", "onnx"]), help="Inference runtime: onnx is ONNX Runtime (`pip install uva[onnx]`), the same maps for less CPU; auto takes it on the CPU when installed, else torch.")
-@click.option("--precision", default="auto", show_default=True, type=click.Choice(["auto", "fp32", "fp16"]), help="Network precision: auto is fp16 on CUDA (PyTorch), fp32 on the CPU.")
+@options.backend
+@options.precision
 @click.option("--threads", default=0, type=click.IntRange(0), help="torch CPU threads for the network-only timings (0: every core); the video timings use what `uva saliency` uses (all cores but one, or UVA_THREADS).")
 @click.option("--video", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Clip for the pipeline timings [default: the bundled example].")
 @click.option("--no-video", is_flag=True, help="Time the network only.")

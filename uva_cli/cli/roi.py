@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from . import options
 from .progress import progress_bar
 
 
@@ -42,12 +43,14 @@ def _reframe(ctx, param, value):
 @click.option("--max-boxes", default=3, show_default=True, type=click.IntRange(1, 100), help="Boxes per frame, most salient first.")
 @click.option("--threshold", default=0.5, show_default=True, type=click.FloatRange(0.01, 0.99), help="Salient = at least this fraction of the frame's peak saliency.")
 @click.option("--min-area", default=0.002, show_default=True, type=click.FloatRange(0, 1), help="Smallest region kept, as a fraction of the frame area.")
-@click.option("--model", default="uva-dva-64", show_default=True, help="Model name (see `uva models`) or a .pt weights file.")
-@click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]), help="Where the network runs.")
-@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1, 4096), help="Frames per network call; results do not depend on it.")
+@options.model
+@options.device
+@options.backend
+@options.batch_size
+@options.precision
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
 def command(input, json_out, jsonl_out, crop, size, reframe, max_boxes, threshold, min_area, model, device,
-            batch_size, quiet):
+            backend, batch_size, precision, quiet):
     """Regions of interest of INPUT: tracked boxes as JSON, crops, reframing.
 
     \b
@@ -71,7 +74,7 @@ def command(input, json_out, jsonl_out, crop, size, reframe, max_boxes, threshol
     request = RoiRequest(source=input, json=json_out, jsonl=jsonl_out, crop_video=crop, crop_size=size,
                          reframe_video=reframe[1] if reframe else None, aspect=reframe[0] if reframe else None,
                          config=RoiConfig(threshold=threshold, min_area=min_area, max_boxes=max_boxes))
-    predictor = load_predictor(model, device, batch_size)
+    predictor = load_predictor(model, device, batch_size, backend, precision=precision)
     with progress_bar(quiet) as bar:
         bar_id = bar.add_task(input.name, total=None)
         frames, seconds = run_roi(

@@ -10,6 +10,7 @@ import click
 from ..errors import EXIT_SOME_FAILED
 from ..outputs import OUTPUT_KINDS
 from ..render import COLORMAPS
+from . import options
 from .progress import progress_bar
 
 
@@ -41,11 +42,11 @@ def _kinds(ctx, param, value: str) -> list[str]:
 @click.option("--overwrite", is_flag=True, help="Batch mode: redo inputs whose outputs already exist.")
 @click.option("--shard", "shard_of", metavar="I/N", callback=_shard, help="Batch mode: process only part I of N (1-based) of the inputs sorted by path; N processes with I=1..N cover each input exactly once.")
 @click.option("--manifest", "manifest_to", metavar="FILE", help="Append one JSON line per input (path, status, reason, frames, seconds); '-' = stdout. Shards may share one file.")
-@click.option("--model", default="uva-dva-64", show_default=True, help="Model name (see `uva models`) or a .pt weights file.")
-@click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]), help="Where the network runs.")
-@click.option("--backend", default="auto", show_default=True, type=click.Choice(["auto", "torch", "onnx"]), help="Inference runtime: onnx is ONNX Runtime (`pip install uva[onnx]`), the same maps for less CPU; auto takes it on the CPU when installed, else torch.")
-@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1, 4096), help="Frames per network call; results do not depend on it.")
-@click.option("--precision", default="auto", show_default=True, type=click.Choice(["auto", "fp32", "fp16"]), help="Network precision: auto is fp16 on CUDA (maps within 3e-3 of fp32's), fp32 on the CPU.")
+@options.model
+@options.device
+@options.backend
+@options.batch_size
+@options.precision
 @click.option("--alpha", default=0.6, show_default=True, type=click.FloatRange(0, 1), help="Overlay strength at the most salient pixels.")
 @click.option("--colormap", default="turbo", show_default=True, type=click.Choice(COLORMAPS), help="Colour map for overlay and heatmap.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")

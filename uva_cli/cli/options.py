@@ -1,0 +1,20 @@
+"""Options shared by the commands that run a student (saliency, roi, bench): one definition and
+one help text each, so the commands cannot drift apart."""
+
+from __future__ import annotations
+
+import click
+
+model = click.option("--model", default="uva-dva-64", show_default=True,
+                     help="Model name (see `uva models`) or a .pt weights file.")
+device = click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]),
+                      help="Where the network runs.")
+batch_size = click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1, 4096),
+                          help="Frames per network call; results do not depend on it.")
+backend = click.option("--backend", default="auto", show_default=True, type=click.Choice(["auto", "torch", "onnx"]),
+                       help="Inference runtime: onnx is ONNX Runtime (`pip install uva[onnx]`), the same maps for "
+                            "less CPU; auto takes it on the CPU when installed, else torch.")
+precision = click.option("--precision", default="auto", show_default=True,
+                         type=click.Choice(["auto", "fp32", "fp16"]),
+                         help="Network precision: auto is fp16 on CUDA (PyTorch; maps within 3e-3 of fp32's), "
+                              "fp32 on the CPU.")
