@@ -39,17 +39,23 @@ def main() -> None:
                 samples[m][b].append(network_fps(predictor, b, args.seconds))
     reference = args.models[0]
     best = {m: max(float(np.median(samples[m][b])) for b in batches) for m in args.models}
+    # the same ratio within each round (both models measured minutes apart at most), whose median
+    # a drift of the machine's speed over the run moves less
+    per_round = {m: [max(samples[m][b][r] for b in batches) / max(samples[reference][b][r] for b in batches)
+                     for r in range(args.rounds)] for m in args.models}
     print(f"network-only fps, {args.backend}, {threads} threads, median of {args.rounds} interleaved rounds")
     print("model".ljust(16) + "MACs/frame".rjust(12) + "".join(f"batch {b}".rjust(12) for b in batches)
-          + "best".rjust(10) + f"vs {reference}".rjust(18))
+          + "best".rjust(10) + f"vs {reference}".rjust(18) + "per round".rjust(12))
     rows = {}
     for m, predictor in predictors.items():
         macs = count_macs(predictor.model, predictor.input_size)
         medians = {b: float(np.median(samples[m][b])) for b in batches}
         rows[m] = {"macs_per_frame": macs, "fps": medians, "samples": samples[m], "best_fps": best[m],
-                   "ratio": best[m] / best[reference]}
+                   "ratio": best[m] / best[reference], "ratio_per_round": per_round[m],
+                   "ratio_per_round_median": float(np.median(per_round[m]))}
         print(m.ljust(16) + f"{macs / 1e6:.2f} M".rjust(12) + "".join(f"{medians[b]:,.0f}".rjust(12) for b in batches)
-              + f"{best[m]:,.0f}".rjust(10) + f"{best[m] / best[reference]:.2f}x".rjust(18))
+              + f"{best[m]:,.0f}".rjust(10) + f"{best[m] / best[reference]:.2f}x".rjust(18)
+              + f"{np.median(per_round[m]):.2f}x".rjust(12))
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"backend": args.backend, "threads": threads, "rounds": args.rounds, "models": rows}, fh, indent=2)
