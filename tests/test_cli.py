@@ -8,6 +8,7 @@ from PIL import Image
 
 from conftest import decode_all, make_clip
 from uva_cli.cli import main
+from uva_cli.render import colormap_lut
 from uva_cli.video import probe
 
 
@@ -60,6 +61,26 @@ def test_outputs_match_the_input(clip, tmp_path, random_weights):
     np.testing.assert_allclose(npz["times"], src_times, atol=1e-3)
     assert float(npz["fps"]) == 25.0
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_overlay_and_heatmap_pictures_are_the_maps(clip, tmp_path):
+    """Decoded back, the heatmap is the colour map of the PNG map and the overlay is the source
+    blended with it by alpha x saliency (the shipped model, whose maps follow the square; the same
+    maps turned upside down fit far worse)."""
+    out = tmp_path / "o"
+    result = run("saliency", clip, "--overlay", out / "ov.mp4", "--heatmap", out / "hm.mp4", "--maps", out / "maps")
+    assert result.exit_code == 0, result.output
+    src, heat, over = (decode_all(path)[0] for path in (clip, out / "hm.mp4", out / "ov.mp4"))
+    lut = colormap_lut("turbo").astype(float)
+    fits = {"heat": [], "heat flipped": [], "over": [], "over flipped": []}
+    for k in (0, 6, 11):
+        smap = np.asarray(Image.open(out / "maps" / f"{k + 1:06d}.png"))
+        for name, m in (("", smap), (" flipped", smap[::-1, ::-1])):
+            w = 0.6 * m[..., None] / 255.0
+            fits["heat" + name].append(np.abs(heat[k] - lut[m]).mean())
+            fits["over" + name].append(np.abs(over[k] - (src[k] * (1 - w) + lut[m] * w)).mean())
+    mean = {name: np.mean(v) for name, v in fits.items()}  # measured: 2.8 / 27, 2.6 / 5.5 levels
+    assert mean["heat"] < 6 < mean["heat flipped"] and mean["over"] < 4 < mean["over flipped"]
 
 
 def test_batch_mode_mirrors_folders_skips_done_and_reports_failures(tmp_path, random_weights):
