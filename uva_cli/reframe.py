@@ -27,7 +27,7 @@ from scipy.ndimage import median_filter, uniform_filter1d
 from .data.fixations import centre_profile
 from .outputs import all_or_nothing
 from .threads import prefetch
-from .video import VideoInfo, VideoWriter, iter_frames
+from .video import VideoInfo, VideoWriter, iter_frames, split_planes, stack_planes
 
 HIST_BINS = 4  # per channel: 4x4x4 joint RGB bins, coarse enough to ignore noise and small motion
 
@@ -307,12 +307,10 @@ def crop_resize(planes: np.ndarray, window: Sequence[int], size: tuple[int, int]
     it to size (w, h, both even) by FFmpeg's scaler, as planes again: crops are encoded without
     an RGB round trip. In 4:2:0 a chroma sample covers 2x2 pixels, so the cut starts on even
     coordinates (at most a pixel left of and above the window) and has even sides."""
-    height = planes.shape[0] * 2 // 3
     x, y, w, h = (int(v) for v in window)
     x, y, w, h = x - x % 2, y - y % 2, max(2, w - w % 2), max(2, h - h % 2)
-    chroma = planes[height:].reshape(2, height // 2, -1)
-    parts = [planes[y:y + h, x:x + w]] + [c[y // 2:(y + h) // 2, x // 2:(x + w) // 2] for c in chroma]
-    cut = np.concatenate([p.ravel() for p in parts]).reshape(h * 3 // 2, w)
+    luma, cb, cr = split_planes(planes)
+    cut = stack_planes([luma[y:y + h, x:x + w]] + [c[y // 2:(y + h) // 2, x // 2:(x + w) // 2] for c in (cb, cr)])
     if (w, h) == tuple(size):
         return cut
     return scaler.reformat(av.VideoFrame.from_ndarray(cut, format="yuv420p"), width=size[0], height=size[1],

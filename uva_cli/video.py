@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import av
 import numpy as np
@@ -234,9 +234,21 @@ def yuv420_planes(frame: av.VideoFrame, rotation: int = 0) -> np.ndarray:
     if frame.format.name != "yuv420p" or frame.color_range == ColorRange.JPEG:
         frame = frame.reformat(format="yuv420p", dst_color_range=ColorRange.MPEG)
     h, w = frame.height - frame.height % 2, frame.width - frame.width % 2
-    planes = [_to_display(np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:ph, :pw], rotation)
-              for plane, (ph, pw) in zip(frame.planes, ((h, w), (h // 2, w // 2), (h // 2, w // 2)))]
+    return stack_planes([_to_display(np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:ph, :pw], rotation)
+                         for plane, (ph, pw) in zip(frame.planes, ((h, w), (h // 2, w // 2), (h // 2, w // 2)))])
+
+
+def stack_planes(planes: Sequence[np.ndarray]) -> np.ndarray:
+    """Y (H x W), Cb and Cr (H/2 x W/2 each) -> the one (H*3/2, W) array uva passes pictures in,
+    the layout PyAV's yuv420p from_ndarray/to_ndarray use."""
     return np.concatenate([p.ravel() for p in planes]).reshape(-1, planes[0].shape[1])
+
+
+def split_planes(stacked: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The Y, Cb and Cr planes (views) of a stacked (H*3/2, W) yuv420p picture."""
+    h = stacked.shape[0] * 2 // 3
+    cb, cr = stacked[h:].reshape(2, h // 2, -1)
+    return stacked[:h], cb, cr
 
 
 def iter_frames(path: str | os.PathLike, size: int | None = None, native: bool = False,
