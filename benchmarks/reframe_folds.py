@@ -2,8 +2,8 @@
 
 A saliency model is over-confident on video it has not seen, and the shipped students have seen
 every training video, so their maps on those videos say nothing about how far to trust a map.
-This script makes honest out-of-fold maps instead: the 20 training videos (the split `uva eval`
-and training use: by video, seed 0, 20 % validation) are cut into 4 folds of 5; for each fold a
+This script makes honest out-of-fold maps instead: the 20 training videos (the split `uva train`
+uses by default: by video, seed 0, 20 % validation) are cut into 4 folds of 5; for each fold a
 ground-truth-only uva-dva-32 is trained on the other 15 (the validation videos are excluded
 entirely, and each fold model picks its epoch on its own fold), then predicts its fold.
 

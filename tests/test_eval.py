@@ -103,8 +103,8 @@ def _write_perfect(pred: Path, videos: list[str]) -> None:
 def test_perfect_predictions_beat_centre(data, cache_dir, tmp_path):
     val = split_videos(VIDEOS, 0.2, seed=0)[1]
     _write_perfect(tmp_path / "pred", val)
-    perfect = scores(cache_dir, tmp_path, "--data", data, "--pred", tmp_path / "pred")
-    centre = scores(cache_dir, tmp_path, "--data", data, "--baseline", "centre")
+    perfect = scores(cache_dir, tmp_path, "--data", data, "--pred", tmp_path / "pred", "--split", "val")
+    centre = scores(cache_dir, tmp_path, "--data", data, "--baseline", "centre", "--split", "val")
     assert list(perfect["videos"]) == val == list(centre["videos"])
     for m in ("nss", "cc", "sim", "auc_judd", "sauc"):
         assert perfect["pooled"][m] > centre["pooled"][m], m
@@ -121,7 +121,7 @@ def test_missing_predictions_are_named(data, cache_dir, tmp_path):
     assert result.exit_code == 3 and all(v in result.output for v in VIDEOS) and "Traceback" not in result.output
     _write_perfect(tmp_path / "pred", val)
     (tmp_path / "pred" / val[0] / "000003.png").unlink()
-    result = run(cache_dir, "--data", data, "--pred", tmp_path / "pred")
+    result = run(cache_dir, "--data", data, "--pred", tmp_path / "pred", "--split", "val")
     assert result.exit_code == 3 and f"{val[0]}/000003.png" in result.output
 
 
@@ -137,9 +137,10 @@ def test_human_baseline_when_everyone_looks_at_one_spot(tmp_path, cache_dir):
 
 
 def test_json_schema(data, cache_dir, tmp_path):
-    got = scores(cache_dir, tmp_path, "--data", data, "--baseline", "centre", "--frame-step", "3")
-    assert set(got) == {"data", "layout", "predictor", "split", "frame_step", "metrics", "frames",
+    got = scores(cache_dir, tmp_path, "--data", data, "--baseline", "centre", "--frame-step", "3", "--split", "val")
+    assert set(got) == {"data", "layout", "predictor", "split", "selection", "frame_step", "metrics", "frames",
                         "approximate_fixations", "seconds", "pooled", "videos"}
+    assert got["selection"] == "the validation videos of `uva train`'s default split (seed 0, 20%)"
     assert got["predictor"] == {"kind": "baseline", "name": "centre"} and got["layout"] == "fixation-videos"
     assert got["split"] == "val" and got["frame_step"] == 3 and got["approximate_fixations"] is False
     assert got["metrics"] == ["nss", "cc", "sim", "kld", "auc_judd", "sauc"]
@@ -183,11 +184,111 @@ def test_bad_metric_is_a_usage_error(data, cache_dir):
     assert result.exit_code == 2 and "auc_judd" in result.output
 
 
-def test_model_on_cached_frames(data, cache_dir, tmp_path, random_weights):
-    got = scores(cache_dir, tmp_path, "--data", data, "--model", random_weights, "--frame-step", "5",
-                 "--metrics", "nss,cc", "--device", "cpu")
-    assert got["predictor"] == {"kind": "model", "name": str(random_weights)} and got["frames"] == 2
-    assert all(np.isfinite(v) for v in got["pooled"].values())
+def test_model_scores_are_its_own_maps_scored_directly(data, cache_dir, tmp_path, random_weights):
+    """--model scores what the model predicts for each frame paired with the next, as computed
+    here from the videos with the streaming engine and the metric functions."""
+    from uva_cli.engine import load_predictor, predict_video
+
+    got = scores(cache_dir, tmp_path, "--data", data, "--model", random_weights, "--metrics", "nss,cc",
+                 "--device", "cpu")
+    assert got["predictor"] == {"kind": "model", "name": str(random_weights)} and got["frames"] == N * len(VIDEOS)
+    predictor = load_predictor(str(random_weights), "cpu", backend="torch", precision="fp32")
+    h, w = eval_shape(W, H)
+    for name in VIDEOS:
+        rows = [(M.nss(smap, fixation_map(_points(name, f.index), W, H, h, w)),
+                 M.cc(smap, density_map(_points(name, f.index), W, H, h, w)))
+                for f, smap in predict_video(data / "videos" / f"{name}.mp4", predictor)]
+        assert len(rows) == N
+        want = np.mean(rows, axis=0)
+        assert (got["videos"][name]["nss"], got["videos"][name]["cc"]) == pytest.approx(tuple(want), abs=1e-4), name
+
+
+def _weights_holding_out(path: Path, videos: list[str]) -> Path:
+    """A student checkpoint whose meta says it was validated on `videos` (as `uva train` writes best.pt)."""
+    import torch
+
+    from uva_cli.models.registry import save_checkpoint
+    from uva_cli.models.student import build_student
+
+    torch.manual_seed(1)
+    save_checkpoint(path, build_student("uva-dva-32"), meta={"epoch": 1, "val_videos": videos, "seed": 3})
+    return path
+
+
+def test_every_video_by_default(data, cache_dir, tmp_path):
+    """A dataset no model was trained on is scored whole unless a split is asked for; the title says why."""
+    result = run(cache_dir, "--data", data, "--baseline", "centre", "--metrics", "nss")
+    assert result.exit_code == 0, result.output
+    assert "5 videos: every video" in result.stdout and all(v in result.stdout for v in VIDEOS)
+    elsewhere = _weights_holding_out(tmp_path / "elsewhere.pt", ["clip0", "clip1"])  # trained on another set
+    got = scores(cache_dir, tmp_path, "--data", data, "--model", elsewhere, "--metrics", "nss", "--frame-step", "5")
+    assert list(got["videos"]) == VIDEOS and got["split"] == "auto"
+    assert got["selection"] == f"every video (this dataset lacks the videos {elsewhere} held out in training)"
+
+
+def test_model_is_scored_on_the_videos_it_held_out(data, cache_dir, tmp_path):
+    """On the dataset a model was trained on, its own held-out videos (from its checkpoint), not a
+    split recomputed from defaults (which would be another video here, one the model trained on)."""
+    held = ["v1", "v3"]
+    assert split_videos(VIDEOS, 0.2, seed=0)[1] != held
+    weights = _weights_holding_out(tmp_path / "best.pt", held)
+    for split in ("auto", "val"):
+        got = scores(cache_dir, tmp_path, "--data", data, "--model", weights, "--split", split, "--metrics", "nss",
+                     "--frame-step", "5")
+        assert list(got["videos"]) == held and got["frames"] == 4, split
+        assert got["selection"] == f"the videos {weights} held out in training (its checkpoint's val_videos)"
+    result = run(cache_dir, "--data", data, "--model", weights, "--metrics", "nss", "--frame-step", "5")
+    title = " ".join(result.stdout.split())  # rich wraps the title to the table's width
+    assert "2 videos: the videos" in title and "held out in training (its checkpoint's val_videos)" in title
+    got = scores(cache_dir, tmp_path, "--data", data, "--model", weights, "--split", "all", "--metrics", "nss",
+                 "--frame-step", "5")
+    assert list(got["videos"]) == VIDEOS and got["selection"] == f"every video (--split all; {weights} trained on the others)"
+
+
+def test_json_to_stdout(data, cache_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run(cache_dir, "--data", data, "--baseline", "centre", "--metrics", "nss", "--json", "-")
+    assert result.exit_code == 0, result.output
+    got = json.loads(result.stdout)  # the table went to stderr
+    assert list(got["videos"]) == VIDEOS and not (tmp_path / "-").exists()
+    assert "every video" in result.stderr
+
+
+def _avs1k(root: Path) -> Path:
+    """AVS1K as released: trainSet/ and validSet/, each Frame/ + Ground/ with <video>_00001.png."""
+    y, x = np.mgrid[0:30, 0:40]
+    for split, videos in (("trainSet", ("AV01", "AV02")), ("validSet", ("AV03",))):
+        for j, name in enumerate(videos):
+            for k in range(1, 3):
+                for sub, img in (("Frame", np.full((30, 40, 3), 60 * k, np.uint8)),
+                                 ("Ground", (255 * np.exp(-((x - 10 - 9 * j) ** 2 + (y - 15) ** 2) / 8.0)).astype(np.uint8))):
+                    (root / split / sub).mkdir(parents=True, exist_ok=True)
+                    Image.fromarray(img).save(root / split / sub / f"{name}_{k:05d}.png")
+    return root
+
+
+def _dhf1k(root: Path) -> Path:
+    """DHF1K as released, with one training (600) and one validation (601) video."""
+    y, x = np.mgrid[0:H, 0:W]
+    for number in (600, 601):
+        make_clip((root / "video").mkdir(parents=True, exist_ok=True) or root / "video" / f"{number}.mp4",
+                  frames=2, width=W, height=H, fps=FPS)
+        (root / "annotation" / f"{number:04d}" / "maps").mkdir(parents=True)
+        for k in range(1, 3):
+            blob = (255 * np.exp(-((x - 20) ** 2 + (y - 20) ** 2) / 8.0)).astype(np.uint8)
+            Image.fromarray(blob).save(root / "annotation" / f"{number:04d}" / "maps" / f"{k:04d}.png")
+    return root
+
+
+@pytest.mark.parametrize("layout, val, why", [
+    (_avs1k, ["AV03"], "the official validation set (validSet/)"),
+    (_dhf1k, ["601"], "DHF1K's official validation videos (601-700)")])
+def test_official_validation_sets(tmp_path, cache_dir, layout, val, why):
+    root = layout(tmp_path / "set")
+    every = scores(cache_dir, tmp_path, "--data", root, "--baseline", "centre", "--metrics", "cc")
+    assert len(every["videos"]) == 3 - (layout is _dhf1k) and every["selection"] == "every video"
+    got = scores(cache_dir, tmp_path, "--data", root, "--baseline", "centre", "--metrics", "cc", "--split", "val")
+    assert list(got["videos"]) == val and got["selection"] == why
 
 
 def test_map_layout_centre_and_no_human(tmp_path, cache_dir):
@@ -214,7 +315,7 @@ def test_real_xu_hevc_centre(tmp_path):
     """Uses the normal cache location (built once, ~1 min, then reused like `uva eval` itself)."""
     out = tmp_path / "xu.json"
     result = CliRunner().invoke(main, ["eval", "--data", str(SHARED_DATA / "xu-hevc"), "--baseline", "centre",
-                                       "--frame-step", "25", "--json", str(out), "-q"])
+                                       "--split", "val", "--frame-step", "25", "--json", str(out), "-q"])
     assert result.exit_code == 0, result.output
     got = json.loads(out.read_text())
     assert len(got["videos"]) == 5 and got["frames"] > 50

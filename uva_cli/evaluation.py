@@ -277,16 +277,57 @@ def folder_predictions(folder: Path, cache: Cache, indices: Iterable[int]) -> It
 
 # ----------------------------------------------------------------------------- `uva eval`
 
-def eval_indices(cache: Cache, split: str = "val", frame_step: int = 1) -> tuple[np.ndarray, list[str]]:
-    """Frames to score and their videos: the validation videos of training's split ("val") or all,
-    every frame_step-th frame of each video counted from its first frame."""
-    if split not in ("val", "all"):
-        raise ValueError(f"split must be 'val' or 'all', not {split!r}")
-    names = cache.names
-    if split == "val":
-        names = split_videos(names, VAL_FRACTION, SPLIT_SEED)[1]
+SPLITS = ("auto", "all", "val")
+
+
+def official_validation(cache: Cache) -> tuple[list[str], str] | None:
+    """The dataset's own validation videos and their description (DHF1K 601-700, AVS1K's validSet,
+    a split-folders set's valid/ or val/); None for layouts without an official split."""
+    from .data import dhf1k, splits
+
+    layout = cache.meta.get("layout")
+    if layout == dhf1k.LAYOUT:
+        first, last = dhf1k.VAL_NUMBERS[0], dhf1k.VAL_NUMBERS[-1]
+        names, why = dhf1k.validation_names(cache.names), f"DHF1K's official validation videos ({first}-{last})"
+    elif layout in (splits.AVS1K_LAYOUT, splits.SPLITS_LAYOUT):
+        names, folder = splits.validation_names(cache.meta["root"], cache.meta["items"])
+        why = f"the official validation set ({folder or '/'.join(splits.VALIDATION_SETS)}/)"
+    else:
+        return None
+    if not names:
+        raise InputError(f"{cache.meta['root']}: --split val: none of {why} is in this dataset")
+    return names, why
+
+
+def choose_videos(cache: Cache, split: str = "auto", held_out: Iterable[str] = (),
+                  model: str | None = None) -> tuple[list[str], str]:
+    """The videos to score and why (for the table's title and the JSON). A model's held-out videos
+    (its checkpoint's val_videos) when the dataset holds them all: it was trained on this dataset,
+    and any other choice would score videos it trained on, unless "all" is asked for. Otherwise
+    every video ("auto", "all"), or for "val" the dataset's official validation set, else the
+    split `uva train` makes by default."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(SPLITS)}, not {split!r}")
+    names, held_out = cache.names, sorted(set(held_out))
+    trained_here = bool(held_out) and set(held_out) <= set(names)
+    if split == "all":
+        return names, "every video (--split all" + (f"; {model} trained on the others)" if trained_here else ")")
+    if trained_here:
+        return held_out, f"the videos {model} held out in training (its checkpoint's val_videos)"
+    if split == "auto":
+        if not model:
+            return names, "every video"
+        return names, "every video (" + (f"this dataset lacks the videos {model} held out in training)" if held_out
+                                         else f"{model} records no held-out videos)")
+    return official_validation(cache) or (
+        split_videos(names, VAL_FRACTION, SPLIT_SEED)[1],
+        f"the validation videos of `uva train`'s default split (seed {SPLIT_SEED}, {VAL_FRACTION:.0%})")
+
+
+def eval_indices(cache: Cache, names: Iterable[str], frame_step: int = 1) -> np.ndarray:
+    """Every frame_step-th frame of each named video, counted from its first frame."""
     indices = cache.frames_of(names)
-    return indices[np.asarray(cache.index)[indices] % max(1, int(frame_step)) == 0], names
+    return indices[np.asarray(cache.index)[indices] % max(1, int(frame_step)) == 0]
 
 
 def report_indices(cache: Cache, indices: np.ndarray, per_video: int) -> list[int]:
@@ -306,7 +347,8 @@ class Evaluation:
 
     data: Path
     predictor: dict  # {"kind": "model"|"pred"|"baseline", "name": ...}
-    split: str
+    split: str  # what was asked for: auto, all or val
+    selection: str  # which videos were scored and why
     frame_step: int
     cache: Cache
     indices: np.ndarray
@@ -323,7 +365,7 @@ class Evaluation:
         clean = lambda d: {k: (None if v != v else round(v, 6)) for k, v in d.items()}  # noqa: E731
         counts = self.scores.counts()
         return {"data": str(self.data), "layout": self.cache.meta.get("layout"), "predictor": self.predictor,
-                "split": self.split, "frame_step": self.frame_step, "metrics": list(self.scores.metrics),
+                "split": self.split, "selection": self.selection, "frame_step": self.frame_step, "metrics": list(self.scores.metrics),
                 "frames": len(self.scores.values), "approximate_fixations": self.approximate,
                 "seconds": round(self.seconds, 2), "pooled": clean(self.scores.pooled()),
                 "videos": {name: {"frames": counts[name], **clean(row)}
@@ -331,12 +373,13 @@ class Evaluation:
 
 
 def evaluate(data: str | Path, kind: str, source: str | None = None, metrics: tuple[str, ...] = DEFAULT_METRICS,
-             split: str = "val", frame_step: int = 1, device: str = "auto", batch_size: int = 64,
+             split: str = "auto", frame_step: int = 1, device: str = "auto", batch_size: int = 64,
              keep_per_video: int = 0, progress: bool = True, on_start: Callable[[int], None] | None = None,
              on_frame: Callable[[], None] | None = None) -> Evaluation:
     """Score one predictor on a dataset folder of any layout. kind: "model" (source: a model name or
     weights file, run on the cached frames), "pred" (source: a folder of PNG maps) or "baseline"
-    (source: "centre" or "human"). `keep_per_video` frames per video keep their maps for a report."""
+    (source: "centre" or "human"); `split` picks the videos (see `choose_videos`). `keep_per_video`
+    frames per video keep their maps for a report."""
     from .data.cache import build_cache
 
     unknown = [m for m in metrics if m not in M.METRICS]
@@ -346,17 +389,20 @@ def evaluate(data: str | Path, kind: str, source: str | None = None, metrics: tu
         raise ValueError(f"kind must be model, pred or baseline, not {kind!r}")
     if kind == "baseline" and source not in BASELINES:
         raise ValueError(f"baseline must be one of {', '.join(BASELINES)}, not {source!r}")
-    predictor = None
+    predictor, held_out = None, ()
     if kind == "model":
         from .engine import load_predictor
+        from .models.registry import load_checkpoint
 
         # scored from cached frames with the torch model itself, on every core
         predictor = load_predictor(str(source), device, batch_size, backend="torch", threads=os.cpu_count() or 1,
                                    precision="fp32")  # scores from the maps as trained, on any device
+        held_out = load_checkpoint(str(source))["meta"].get("val_videos") or ()
     started = time.perf_counter()
     size = predictor.input_size if predictor else EVAL_CACHE_SIZE
     cache = build_cache(data, size, progress=progress)
-    indices, _ = eval_indices(cache, split, frame_step)
+    names, selection = choose_videos(cache, split, held_out, str(source) if kind == "model" else None)
+    indices = eval_indices(cache, names, frame_step)
     keep = report_indices(cache, indices, keep_per_video)
     if kind == "pred":
         check_prediction_folder(Path(source), cache, indices)
@@ -372,5 +418,5 @@ def evaluate(data: str | Path, kind: str, source: str | None = None, metrics: tu
         else:
             preds = centre_predictions(cache, indices)
         scores = score_cache(preds, cache, metrics, on_frame, keep)
-    return Evaluation(Path(data), {"kind": kind, "name": str(source)}, split, int(frame_step), cache, indices,
+    return Evaluation(Path(data), {"kind": kind, "name": str(source)}, split, selection, int(frame_step), cache, indices,
                       scores, time.perf_counter() - started)

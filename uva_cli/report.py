@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import sys
 from pathlib import Path
 from typing import Callable
 
@@ -42,7 +43,7 @@ def describe(ev: Evaluation) -> str:
     """One line naming what was scored on what."""
     who = f"{ev.predictor['kind']} {ev.predictor['name']}"
     step = f", frame step {ev.frame_step}" if ev.frame_step > 1 else ""
-    return f"{who} on {ev.data.name} ({ev.split} videos{step})"
+    return f"{who} on {ev.data.name}, {len(ev.scores.counts())} videos: {ev.selection}{step}"
 
 
 def results_table(ev: Evaluation):
@@ -71,6 +72,10 @@ def results_table(ev: Evaluation):
 
 
 def write_json(ev: Evaluation, path: Path) -> None:
+    """The scores as JSON to a file, or to stdout for '-'."""
+    if str(path) == "-":
+        sys.stdout.write(json.dumps(ev.to_json(), indent=2) + "\n")
+        return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(ev.to_json(), indent=2) + "\n")

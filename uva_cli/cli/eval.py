@@ -32,9 +32,13 @@ def _metrics(ctx, param, value: str) -> tuple[str, ...]:
               help=f"Comma-separated, any of {','.join(METRICS)}.")
 @click.option("--frame-step", default=1, show_default=True, type=click.IntRange(1),
               help="Score every N-th frame of each video.")
-@click.option("--split", default="val", show_default=True, type=click.Choice(["val", "all"]),
-              help="val: the held-out videos `uva train` validates on; all: every video.")
-@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the scores as JSON.")
+@click.option("--split", default="auto", show_default=True, type=click.Choice(["auto", "all", "val"]),
+              help="Which videos: auto is the videos --model held out in training when this is the dataset it "
+                   "was trained on (its checkpoint names them), else every video; all: every video; val: those "
+                   "held-out videos, else the official validation set (DHF1K 601-700, AVS1K validSet), else "
+                   "`uva train`'s default split.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the scores as JSON ('-' for stdout; the table then goes to stderr).")
 @click.option("--report", type=click.Path(file_okay=False, path_type=Path),
               help="Write contact sheets, per-frame metric curves and index.html to this folder.")
 @click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]),
@@ -48,7 +52,7 @@ def command(data, model, pred, baseline, metrics, frame_step, split, json_out, r
     Examples:
       uva eval --data ../shared/data/xu-hevc --baseline centre
       uva eval --data ../shared/data/xu-hevc --model uva-dva-64 --json scores.json --report report/
-      uva eval --data DHF1K/ --pred my_model_maps/ --split all --frame-step 5
+      uva eval --data DHF1K/ --pred my_model_maps/ --split val --frame-step 5
     """
     from rich.console import Console
 
@@ -70,9 +74,9 @@ def command(data, model, pred, baseline, metrics, frame_step, split, json_out, r
             bar.reset(task, total=len(ev.scores.counts()), completed=0, unit="videos/s")
             index = write_report(ev, report, on_video=lambda name: (
                 bar.update(task, description=f"report: {name}"), bar.advance(task)))
-    console = Console()
+    console = Console(stderr=str(json_out) == "-")
     if not console.is_terminal:  # a pipe or file gets full video names, not an 80-column squeeze
-        console = Console(width=200)
+        console = Console(stderr=console.stderr, width=200)
     console.print(results_table(ev))
     if json_out:
         write_json(ev, json_out)

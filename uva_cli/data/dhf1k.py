@@ -22,6 +22,7 @@ from .maps import MapItem, frame_number, image_size, is_image
 log = logging.getLogger("uva")
 
 LAYOUT = "dhf1k"
+VAL_NUMBERS = range(601, 701)  # DHF1K's official validation videos (001-600 train, 701-1000 test)
 EXPECTED = ("  dhf1k: video/NNN.AVI + annotation/NNNN/maps/*.png (density) "
             "[+ annotation/NNNN/fixation/*.png (binary fixations)]")
 
@@ -78,3 +79,8 @@ def read_dhf1k(root: str | Path, only: Iterable[str] | None = None) -> Dataset:
                              maps=[maps[n] for n in order], fixations=fixations))
         sources.append(folder / "maps")
     return Dataset(LAYOUT, root, items, sources, density_from="maps")
+
+
+def validation_names(names: Iterable[str]) -> list[str]:
+    """The videos of DHF1K's official validation set (601-700) among `names` (file stems)."""
+    return [n for n in names if n.isdigit() and int(n) in VAL_NUMBERS]

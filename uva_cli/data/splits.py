@@ -15,10 +15,10 @@ Plain splits (layout "split-folders")::
     or root/train|valid|val|test/<video>/frames/*.png + <video>/maps/*.png [+ <video>/fixation/*.png]
 
 Frames and maps pair by the number ending their names. Items are named by video, so the names
-must be unique across the sets. A set without maps (an unreleased test set) is skipped. The split
-folders are not used as the train/validation split: `uva train` and `uva eval` split all videos
-the same deterministic way for every layout. Points come from fixation maps where there are any,
-else from density peaks (an approximation, see `maps`).
+must be unique across the sets. A set without maps (an unreleased test set) is skipped. `uva train`
+splits all videos the same deterministic way for every layout; `uva eval --split val` scores the
+official validation set (validSet/, valid/ or val/; see `validation_names`). Points come from
+fixation maps where there are any, else from density peaks (an approximation, see `maps`).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ AVS1K_LAYOUT = "avs1k"
 SPLITS_LAYOUT = "split-folders"
 AVS1K_SETS = ("trainSet", "validSet", "testSet")
 PLAIN_SETS = ("train", "valid", "val", "test")
+VALIDATION_SETS = ("validSet", "valid", "val")
 FRAME_DIRS = ("Frame", "frames")
 MAP_DIRS = ("Ground", "maps")
 FIXATION_DIRS = ("fixation", "fixations")
@@ -182,3 +183,18 @@ def read_splits(root: str | Path, only: Iterable[str] | None = None) -> Dataset:
             items.append(_item(name, frames[name], maps[name], fixations, where[name]))
             sources += sorted({p.parent for p in items[-1].maps} | {p.parent for p in items[-1].fixations or []})
     return Dataset(layout, root, items, list(dict.fromkeys(sources)), density_from="maps")
+
+
+def validation_names(root: str | Path, items: Iterable[dict]) -> tuple[list[str], str | None]:
+    """The videos of the official validation set among cached `items` (cache meta: name, path),
+    found by the set folder their frames came from, and that folder's name (None if there is none)."""
+    names, folder = [], None
+    for item in items:
+        try:
+            top = Path(item["path"]).relative_to(root).parts[0]
+        except (ValueError, IndexError):
+            continue
+        if top in VALIDATION_SETS:
+            names.append(item["name"])
+            folder = top
+    return names, folder
