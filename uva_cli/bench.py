@@ -134,9 +134,13 @@ def run_bench(model: str = "uva-dva-64", device: str = "cpu", batch_sizes: tuple
     import torch
 
     from .engine import load_predictor
+    from .errors import WeightsError
     from .models.registry import load_model, resolve
     from .models.student import count_parameters
 
+    if str(model).lower().endswith(".onnx"):
+        raise WeightsError(f"{model}: uva bench counts parameters and multiply-adds from the weights; "
+                           f"give the .pt file or model name (--backend onnx times its ONNX export)")
     # network-only: every core, as the paper; the video timings: what `uva saliency` uses
     predictor = load_predictor(model, device, backend=backend, threads=threads or os.cpu_count() or 1,
                                precision=precision)

@@ -7,20 +7,26 @@ Results do not depend on the batch size, and memory is bounded by one batch.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterable, Iterator
 
 import numpy as np
 
 from .video import Frame, VideoInfo, iter_frames
 
+log = logging.getLogger("uva")
+
 
 @dataclass
 class Predictor:
     """A loaded student on a device; the state every prediction call shares."""
 
-    model: "object"  # uva_cli.models.student.UVANet
+    model: "object | None"  # uva_cli.models.student.UVANet; None for an .onnx file from `uva export`
     name: str
     device: str
     batch_size: int = 64
@@ -30,6 +36,8 @@ class Predictor:
 
     @property
     def input_size(self) -> int:
+        if self.model is None:  # the graph's fixed frame side (checked by export.onnx_session)
+            return int(self.session.get_inputs()[0].shape[3])
         return self.model.cfg.input_size
 
 
@@ -72,9 +80,10 @@ def load_predictor(model: str = "uva-dva-64", device: str = "auto", batch_size: 
                    backend: str = "auto", threads: int = 0, precision: str = "auto") -> Predictor:
     """Load weights by registry name or file path, fold batch norm, ready for inference.
 
-    backend "onnx" exports the graph once (kept in the uva cache) and runs it on ONNX Runtime;
-    "auto" takes it on the CPU when ONNX Runtime is installed (the same maps for about 0.6x the
-    CPU time per frame of PyTorch on one thread), else PyTorch. `threads` for the network on the
+    backend "onnx" exports the graph once (kept in the uva cache, see `onnx_cache_path`) and runs
+    it on ONNX Runtime's CPU provider; "auto" takes it on the CPU when ONNX Runtime is installed
+    (the same maps for about 0.6x the CPU time per frame of PyTorch on one thread), else PyTorch.
+    A model ending in .onnx is a graph written by `uva export`, run as it is on ONNX Runtime. `threads` for the network on the
     CPU, 0: `pipeline_threads()`, what a streaming video leaves it. precision "auto" is fp16 on
     CUDA (half the memory traffic; maps within 3e-3 of their peak of fp32's) and fp32
     elsewhere; fp16 runs on PyTorch.
@@ -90,6 +99,16 @@ def load_predictor(model: str = "uva-dva-64", device: str = "auto", batch_size: 
         raise ValueError(f"unknown backend {backend!r}: auto, torch or onnx")
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}: {', '.join(PRECISIONS)}")
+    onnx_file = str(model).lower().endswith(".onnx")
+    if onnx_file:
+        if backend == "torch":
+            raise WeightsError(f"{model}: an ONNX graph runs on ONNX Runtime: use --backend onnx or auto")
+        backend = "onnx"
+    if backend == "onnx":
+        if device.startswith("cuda"):
+            raise UvaError("--backend onnx runs on the CPU (ONNX Runtime's CPU provider): "
+                           "use --device cpu, or --backend torch on CUDA")
+        device = "cpu"
     device = pick_device(device)
     if precision == "auto":
         precision = "fp16" if device.startswith("cuda") and backend != "onnx" else "fp32"
@@ -97,6 +116,14 @@ def load_predictor(model: str = "uva-dva-64", device: str = "auto", batch_size: 
         raise UvaError("fp16 runs on PyTorch only: use --backend torch, or fp32 with ONNX Runtime")
     if backend == "auto":
         backend = "onnx" if device == "cpu" and onnx_available() and precision == "fp32" else "torch"
+    threads = threads or pipeline_threads()
+    if onnx_file:
+        from .export import onnx_session
+
+        if not Path(model).is_file():
+            raise WeightsError(f"{model}: no such ONNX file")
+        return Predictor(model=None, name=str(model), device=device, batch_size=max(1, int(batch_size)),
+                         backend=backend, session=onnx_session(model, threads))
     net = load_model(model)
     if not isinstance(net, UVANet):
         raise WeightsError(f"{model}: a teacher network (used to train students), not a student; "
@@ -106,7 +133,6 @@ def load_predictor(model: str = "uva-dva-64", device: str = "auto", batch_size: 
     net = fold_batchnorm(net).to(device, memory_format=torch.channels_last).eval()
     if precision == "fp16":
         net = net.half()
-    threads = threads or pipeline_threads()
     if device == "cpu":
         torch.set_num_threads(threads)
     predictor = Predictor(model=net, name=model, device=device, batch_size=max(1, int(batch_size)),
@@ -116,15 +142,49 @@ def load_predictor(model: str = "uva-dva-64", device: str = "auto", batch_size: 
     return predictor
 
 
-def _onnx_session_for(model: str, net, threads: int):
+def uva_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("uva")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def onnx_cache_path(model: str, opset: int = 0) -> Path:
+    """Where the ONNX export of `model` is cached: named by everything that changes the graph
+    (weights sha256, uva version, opset, exporter and its torch version)."""
+    import torch
+
     from .data.cache import default_cache_base
-    from .export import export_onnx, onnx_session
+    from .export import EXPORTER, OPSET
     from .models.registry import resolve, sha256
 
-    path = default_cache_base() / "onnx" / f"{sha256(resolve(model)[0])[:16]}.onnx"
-    if not path.exists():
-        export_onnx(net, path)
-    return onnx_session(path, threads)
+    weights = resolve(model)[0]
+    key = json.dumps([sha256(weights), uva_version(), opset or OPSET, EXPORTER, torch.__version__])
+    return default_cache_base() / "onnx" / f"{weights.stem}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.onnx"
+
+
+def _onnx_session_for(model: str, net, threads: int):
+    """A session on the cached export of `model`; made and cached when missing or unreadable.
+    Safe with many processes on one cache: each writes its own temporary file and renames it into
+    place (identical graphs, so whichever rename lands last is as good). Without a writable cache
+    folder the graph stays in memory."""
+    from .errors import OutputError, WeightsError
+    from .export import onnx_bytes, onnx_session, save_atomic
+
+    path = onnx_cache_path(model)
+    if path.is_file():
+        try:
+            return onnx_session(path, threads)
+        except WeightsError:  # damaged (e.g. written by a crashed older uva): exported again
+            pass
+    graph = onnx_bytes(net)
+    try:
+        save_atomic(path, graph)
+    except OutputError as exc:
+        log.info("ONNX graph kept in memory: %s", exc)
+    return onnx_session(graph, threads)
 
 
 def _windows(frames: Iterable[Frame], batch_size: int) -> Iterator[list[Frame]]:

@@ -6,15 +6,20 @@ ONNX backend pays the trunk once per frame exactly like the PyTorch one.
 
 from __future__ import annotations
 
+import io
 import os
+import tempfile
 import warnings
 from pathlib import Path
 
-from .errors import UvaError
+from .errors import UvaError, WeightsError, write_failed
+
+OPSET = 17
+EXPORTER = "torch.onnx.export (TorchScript, dynamo=False)"  # with torch's version, part of the cache key
 
 
-def export_onnx(model, path: str | os.PathLike, opset: int = 17) -> Path:
-    """Write `model` (a UVANet, batch norm folded or not) as ONNX; temp name, then rename."""
+def onnx_bytes(model, opset: int = OPSET) -> bytes:
+    """`model` (a UVANet, batch norm folded or not) as an ONNX graph, in memory."""
     import torch
 
     from .models.student import window_maps
@@ -28,22 +33,47 @@ def export_onnx(model, path: str | os.PathLike, opset: int = 17) -> Path:
             return window_maps(self.net, frames)
 
     side = model.cfg.input_size
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.part")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(Window().eval(), (torch.zeros(3, 3, side, side),), str(tmp), input_names=["frames"],
+        torch.onnx.export(Window().eval(), (torch.zeros(3, 3, side, side),), buffer, input_names=["frames"],
                           output_names=["maps"], dynamic_axes={"frames": {0: "frames"}, "maps": {0: "pairs"}},
                           opset_version=opset, dynamo=False)
-    os.replace(tmp, path)
+    return buffer.getvalue()
+
+
+def save_atomic(path: str | os.PathLike, data: bytes) -> Path:
+    """Write `data` under a temporary name unique to this writer, then rename it into place: any
+    number of processes may write the same path at once, and a reader sees a whole file or none."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    except OSError as exc:
+        raise write_failed(path, exc) from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), 0o644)  # mkstemp's 0600 would hide a shared cache from other users
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise write_failed(path, exc) from None
+        raise
     return path
 
 
-def onnx_session(path: str | os.PathLike, threads: int = 0):
-    """An ONNX Runtime session on `threads` CPU threads (0: ONNX Runtime's default, every core).
-    Idle threads sleep instead of spinning: while a video streams the decoder needs the cores
-    the network is not using."""
+def export_onnx(model, path: str | os.PathLike, opset: int = OPSET) -> Path:
+    """Write `model` as an ONNX file (atomically, see `save_atomic`)."""
+    return save_atomic(path, onnx_bytes(model, opset))
+
+
+def onnx_session(graph: str | os.PathLike | bytes, threads: int = 0):
+    """An ONNX Runtime session for a graph file (or its bytes) on `threads` CPU threads (0: ONNX
+    Runtime's default, every core). Idle threads sleep instead of spinning: while a video streams
+    the decoder needs the cores the network is not using. A graph that is not `uva export`'s
+    (one input `frames`, (N+1, 3, S, S)) is a WeightsError."""
     try:
         import onnxruntime as ort
     except ImportError:
@@ -53,4 +83,15 @@ def onnx_session(path: str | os.PathLike, threads: int = 0):
         options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    where = "exported graph" if isinstance(graph, bytes) else str(graph)
+    try:
+        session = ort.InferenceSession(graph if isinstance(graph, bytes) else str(graph), options,
+                                       providers=["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001 - ONNX Runtime's errors for an unreadable graph
+        raise WeightsError(f"{where}: ONNX Runtime cannot load it ({str(exc).splitlines()[0][:200]})") from None
+    inputs = session.get_inputs()
+    shape = inputs[0].shape if len(inputs) == 1 and inputs[0].name == "frames" else []
+    if len(shape) != 4 or shape[1] != 3 or not isinstance(shape[3], int) or shape[2] != shape[3]:
+        raise WeightsError(f"{where}: not a graph written by `uva export` "
+                           f"(expected one input 'frames' of shape (N+1, 3, S, S))")
+    return session
