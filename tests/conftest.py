@@ -32,12 +32,17 @@ def square_frame(width: int, height: int, k: int, side: int = 24) -> tuple[np.nd
 
 
 def make_clip(path: Path, frames: int = 12, width: int = 160, height: int = 120, fps: int = 25,
-              audio: bool = False, times: list[float] | None = None, rotation: int = 0) -> Path:
-    """H.264 clip of the moving square; `times` (seconds) gives variable frame timing."""
+              audio: bool = False, times: list[float] | None = None, rotation: int = 0,
+              colour: tuple[int, int, int, int] | None = None) -> Path:
+    """H.264 clip of the moving square; `times` (seconds) gives variable frame timing, `colour`
+    the stream's tags (primaries, transfer, matrix, range as FFmpeg numbers them)."""
     container = av.open(str(path), "w")
     stream = container.add_stream("libx264", rate=fps)
     stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
     stream.codec_context.time_base = Fraction(1, 1000)
+    if colour:
+        cc = stream.codec_context
+        cc.color_primaries, cc.color_trc, cc.colorspace, cc.color_range = colour
     if rotation:
         stream.set_display_rotation(rotation)
     astream = container.add_stream("aac", rate=22050) if audio else None

@@ -86,11 +86,6 @@ def npz_frames(path: Path) -> np.ndarray:
 # Bad input: one line naming the file and the reason, exit 3, no traceback
 
 
-def _image(path: Path) -> Path:
-    Image.fromarray(np.zeros((H, W, 3), np.uint8)).save(path, format="PNG")
-    return path
-
-
 def _audio_only(path: Path) -> Path:
     with av.open(str(path), "w", format="mp4") as container:
         stream = container.add_stream("aac", rate=22050)
@@ -116,7 +111,6 @@ BAD_INPUTS = {
     "missing": (lambda p: p, "no such file"),
     "zero-bytes": (_bytes(b""), "empty file"),
     "random-bytes": (_bytes(np.random.default_rng(1).bytes(5000)), "not a readable video"),
-    "image-named-mp4": (_image, "is an image (png), not a video"),
     "audio-only": (_audio_only, "no video stream (audio only)"),
     "mp4-cut-before-its-index": (lambda p: _cut_in_half(tiny(p, frames=20)), "no moov atom"),
 }
@@ -131,18 +125,18 @@ def test_bad_input_is_one_clear_line(tmp_path, random_weights, case):
     assert not (tmp_path / "o.npz").exists() and not leftovers(tmp_path)
 
 
-def test_a_real_image_file_is_refused(tmp_path, random_weights):
-    src = tmp_path / "photo.jpg"
-    Image.fromarray(np.zeros((H, W, 3), np.uint8)).save(src)
+def test_an_image_format_uva_does_not_read_is_refused(tmp_path, random_weights):
+    src = tmp_path / "photo.pgm"  # FFmpeg's image demuxer reads it; uva reads PNG, JPEG, WebP, BMP, TIFF
+    Image.fromarray(np.zeros((H, W), np.uint8)).save(src)
     result = run("saliency", src, "--npz", tmp_path / "o.npz", "--model", random_weights)
-    assert_one_line_error(result, 3, "photo.jpg", "is an image (mjpeg), not a video")
+    assert_one_line_error(result, 3, "photo.pgm", "is an image (pgm) in a format uva does not read")
 
 
 def test_folder_without_videos_and_missing_batch_input(tmp_path, random_weights):
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "notes.txt").write_text("hi")
     result = run("saliency", tmp_path / "empty", "--out-dir", tmp_path / "out", "--model", random_weights)
-    assert_one_line_error(result, 3, "empty", "holds no video files")
+    assert_one_line_error(result, 3, "empty", "holds no video or image files")
     result = run("saliency", tmp_path / "nope", "--out-dir", tmp_path / "out", "--model", random_weights)
     assert_one_line_error(result, 3, "nope", "no such file or folder")
 

@@ -1,3 +1,4 @@
+import av
 import numpy as np
 import pytest
 
@@ -36,6 +37,18 @@ def test_yuv_lut_is_bt601_video_range():
     lut = np.array([[0, 0, 0], [255, 255, 255], [255, 0, 0], [0, 0, 255]], np.uint8)
     # textbook BT.601 limited-range values for black, white, red and blue
     np.testing.assert_array_equal(render.yuv_lut(lut), [[16, 128, 128], [235, 128, 128], [81, 90, 240], [41, 240, 110]])
+
+
+@pytest.mark.parametrize("matrix, colorspace", [(1, "ITU709"), (6, "SMPTE170M"), (9, "BT2020"), (7, "SMPTE240M")])
+@pytest.mark.parametrize("full", [False, True])
+def test_yuv_lut_is_what_ffmpeg_makes_of_the_colours_in_the_video_matrix_and_range(matrix, colorspace, full):
+    """Overlays keep the source's matrix and range tags, so the colour map's YUV must be the one
+    FFmpeg's converter makes in that matrix and range (a player then shows the map's colours)."""
+    lut = render.colormap_lut("turbo")
+    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(lut[None]), format="rgb24")
+    ffmpeg = frame.reformat(format="yuv444p", dst_colorspace=colorspace, dst_color_range="JPEG" if full else "MPEG",
+                            interpolation="POINT").to_ndarray().reshape(3, -1).T
+    assert np.abs(render.yuv_lut(lut, matrix, full).astype(int) - ffmpeg).max() <= 1
 
 
 def _grey_planes(h: int, w: int, y: int = 100) -> np.ndarray:

@@ -7,7 +7,9 @@ from conftest import decode_all, make_clip, square_frame
 from uva_cli.errors import InputError
 import av
 
-from uva_cli.video import VideoWriter, _first_frame_rotation, _mp4_rotation, _open, iter_frames, probe, yuv420_planes
+from test_reliability import run
+from uva_cli.video import (VideoWriter, _first_frame_rotation, _mp4_boxes, _mp4_rotation, _open, iter_frames, probe,
+                           yuv420_planes)
 
 
 def test_probe_and_decode_counts(clip):
@@ -117,10 +119,19 @@ def test_yuv420_planes_crop_odd_sides_and_turn_for_display():
     np.testing.assert_array_equal(turned[:8], np.rot90(y[:6, :8]))
 
 
-def test_yuv420_planes_bring_full_range_pictures_to_video_range():
+@pytest.mark.parametrize("fmt", ["yuvj420p", "yuvj444p"])
+def test_yuv420_planes_keep_full_range_pictures_full_range(fmt):
+    """Full-range pixels are kept as they are (the output is tagged full range), not squeezed."""
     y = np.tile(np.array([0, 255], np.uint8), (4, 4))
-    planes = yuv420_planes(_yuv_frame(y, 128, 128, fmt="yuvj420p"))
-    assert set(np.unique(planes[:4])) <= {16, 235} and {16, 235} <= set(np.unique(planes[:4]))
+    frame = _yuv_frame(y, 128, 128, fmt="yuvj420p")
+    planes = yuv420_planes(frame if fmt == "yuvj420p" else frame.reformat(format=fmt))
+    assert set(np.unique(planes[:4])) == {0, 255}
+
+
+def test_yuv420_planes_bring_rgb_and_limited_yuv_to_video_range():
+    white = av.VideoFrame.from_ndarray(np.full((4, 8, 3), 255, np.uint8), format="rgb24")
+    assert set(np.unique(yuv420_planes(white)[:4])) == {235}
+    assert set(np.unique(yuv420_planes(white.reformat(format="yuv444p"))[:4])) == {235}
 
 
 @pytest.mark.parametrize("fmt", ["yuv420p10le", "yuv422p", "yuv444p", "gray", "rgb24"])
@@ -159,3 +170,40 @@ def test_odd_sizes_are_written(tmp_path):
             w.write(np.full((49, 65, 3), 100, np.uint8), k / 25)
     frames, _, _ = decode_all(out)
     assert len(frames) == 3 and frames[0].shape == (48, 64, 3)
+
+
+# ---------------------------------------------------------------------------------------------
+# Output videos play everywhere: index in front, audio interleaved, the input's colour tags
+
+
+def longest_run(path) -> float:
+    """Seconds of media in the longest run of one stream's packets, in file order."""
+    with av.open(str(path)) as container:
+        packets = sorted((p.pos, p.stream.type, float(p.dts * p.time_base)) for p in container.demux()
+                         if p.dts is not None and p.pos is not None and p.pos >= 0)
+    longest, start = 0.0, 0
+    for i in range(1, len(packets) + 1):
+        if i == len(packets) or packets[i][1] != packets[start][1]:
+            longest, start = max(longest, packets[i - 1][2] - packets[start][2]), i
+    return longest
+
+
+@pytest.mark.parametrize("command", ["saliency", "roi"])
+def test_output_videos_stream_with_interleaved_audio_and_the_input_colours(tmp_path, random_weights, command):
+    colour = (1, 1, 1, 2)  # BT.709 primaries, transfer and matrix; full range
+    # 14 s: FFmpeg's muxer holds 10 s of one stream waiting for the other, no more
+    src = make_clip(tmp_path / "in.mp4", frames=70, width=64, height=48, fps=5, audio=True, colour=colour)
+    assert longest_run(src) > 3  # written video first, then audio: what the check below catches
+    out = tmp_path / "out.mp4"
+    args = ("--overlay", out) if command == "saliency" else ("--reframe", "1:1", out)
+    result = run(command, src, *args, "--model", random_weights, "-q")
+    assert result.exit_code == 0, result.output
+    boxes = _mp4_boxes(out)
+    assert boxes[b"moov"][0] < boxes[b"mdat"][0]  # the index first: plays while downloading
+    assert longest_run(out) < 1.0
+    info = probe(out)
+    assert info.has_audio and info.frames == 70 and info.colour == probe(src).colour
+    with av.open(str(out)) as container, av.open(str(src)) as source:
+        tags = [(s.codec_context.color_primaries, s.codec_context.color_trc, s.codec_context.colorspace,
+                 s.codec_context.color_range) for s in (container.streams.video[0], source.streams.video[0])]
+    assert tags[0] == tags[1] == colour

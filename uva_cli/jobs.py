@@ -1,4 +1,5 @@
-"""`uva saliency` as library functions: plan outputs for one or many inputs, split a batch into
+"""`uva saliency` as library functions: plan outputs for one or many inputs (videos and still
+images), split a batch into
 shards, run each video through the predictor into its writers, record what happened, and keep
 going past failures in batch mode.
 
@@ -25,15 +26,19 @@ from typing import Callable, Iterable, Iterator
 from . import render
 from .engine import Predictor, predict_frames
 from .errors import InputError, OutputError, UvaError, reason
-from .outputs import all_or_nothing, open_output, refuse_overwriting_input
+from .outputs import MAP_NAME, all_or_nothing, open_output, refuse_overwriting_input
 from .threads import QUEUE_DEPTH, Worker, frames_depth, prefetch
-from .video import VIDEO_EXTENSIONS, VideoInfo, iter_frames, make_parent, probe
+from .video import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, VideoInfo, iter_frames, make_parent, probe
 
 log = logging.getLogger("uva")
 
-# Where each output kind goes inside --out-dir, for an input with stem <stem>.
+# Where each output kind goes inside --out-dir, for an input with stem <stem>. A still image's
+# overlay and heatmap are images of its own format (.png, .jpg, .webp; others give .png).
 OUTPUT_SUFFIX = {"overlay": ".overlay.mp4", "heatmap": ".heatmap.mp4", "maps": "", "npz": ".npz"}
-OUTPUT_VIDEOS = (".overlay.mp4", ".heatmap.mp4")
+IMAGE_OUTPUTS = (".png", ".jpg", ".jpeg", ".webp")
+INPUT_EXTENSIONS = VIDEO_EXTENSIONS + IMAGE_EXTENSIONS
+# uva's own overlays and heatmaps, never taken as inputs
+OUTPUT_NAMES = tuple(f".{kind}{ext}" for kind in ("overlay", "heatmap") for ext in (".mp4", *IMAGE_OUTPUTS))
 
 ProgressFn = Callable[[int], None]
 
@@ -72,11 +77,11 @@ def _inside(path: Path, folder: Path | None) -> bool:
 
 
 def find_videos(paths: Iterable[Path], exclude: Path | None = None) -> list[tuple[Path, tuple[str, ...]]]:
-    """(video, output name parts) for the files and folders given: the sub-folders below the
-    folder given, then the stem. Folders are searched recursively, skipping hidden files and
-    folders (temporaries among them), uva's own output videos (*.overlay.mp4, *.heatmap.mp4)
-    and anything under `exclude` (an output folder inside an input folder). A video given
-    twice is kept once."""
+    """(video or image, output name parts) for the files and folders given: the sub-folders
+    below the folder given, then the stem. Folders are searched recursively, skipping hidden
+    files and folders (temporaries among them), uva's own overlays and heatmaps
+    (*.overlay.mp4, *.heatmap.png, …) and anything under `exclude` (an output folder inside an
+    input folder). A file given twice is kept once."""
     exclude = exclude.resolve() if exclude is not None and exclude.exists() else None
     found: list[tuple[Path, tuple[str, ...]]] = []
     seen: set[Path] = set()
@@ -86,11 +91,12 @@ def find_videos(paths: Iterable[Path], exclude: Path | None = None) -> list[tupl
             pairs = []
             for video in sorted(path.rglob("*")):
                 rel = video.relative_to(path).parts
-                if video.suffix.lower() in VIDEO_EXTENSIONS and not video.name.endswith(OUTPUT_VIDEOS) \
+                if video.suffix.lower() in INPUT_EXTENSIONS and not video.name.endswith(OUTPUT_NAMES) \
                         and not _hidden(rel) and video.is_file() and not _inside(video, skip):
                     pairs.append((video, (*rel[:-1], _stem(video))))
             if not pairs:
-                raise InputError(f"{path}: folder holds no video files ({', '.join(VIDEO_EXTENSIONS[:5])}, …)")
+                raise InputError(f"{path}: folder holds no video or image files "
+                                 f"({', '.join(VIDEO_EXTENSIONS[:5] + IMAGE_EXTENSIONS[:3])}, …)")
         elif path.exists():
             pairs = [(path, (_stem(path),))]
         else:
@@ -115,7 +121,8 @@ def plan(paths: Iterable[Path], out_dir: Path, kinds: Iterable[str]) -> list[Tas
     own paths below the folder given, never from `..` or absolute parts, and each is checked to
     lie inside out_dir. Two inputs that would share names (clip.mp4 and clip.mkv) keep their
     extensions instead: clip.mp4.overlay.mp4, clip.mkv.overlay.mp4. Files that are outputs of
-    another input (any kind) are not inputs, so a re-run never processes its own results."""
+    another input (any kind, the PNGs in a maps folder included) are not inputs, so a re-run
+    never processes its own results."""
     kinds = list(kinds)
     found = find_videos(paths, exclude=out_dir)
     keys = [tuple(p.casefold() for p in parts) for _, parts in found]
@@ -129,10 +136,23 @@ def plan(paths: Iterable[Path], out_dir: Path, kinds: Iterable[str]) -> list[Tas
         if other != video:
             raise InputError(f"{video}: would write the same outputs as {other}; give their folders "
                              "instead of the files, or run them separately")
-        tasks.append(Task(video, {k: _output_path(out_dir, parts, OUTPUT_SUFFIX[k]) for k in OUTPUT_SUFFIX}))
+        tasks.append(Task(video, {k: _output_path(out_dir, parts, _suffix(video, k)) for k in OUTPUT_SUFFIX}))
     # Outputs written beside their inputs (or in a folder below them) are not inputs of a re-run.
     produced = {os.path.abspath(p) for t in tasks for p in t.outputs.values()}
-    return [Task(t.source, {k: t.outputs[k] for k in kinds}) for t in tasks if os.path.abspath(t.source) not in produced]
+
+    def is_output(source: Path) -> bool:
+        path = os.path.abspath(source)
+        return path in produced or bool(MAP_NAME.fullmatch(source.name)) and os.path.dirname(path) in produced
+
+    return [Task(t.source, {k: t.outputs[k] for k in kinds}) for t in tasks if not is_output(t.source)]
+
+
+def _suffix(source: Path, kind: str) -> str:
+    """The output name's ending for one kind: an image input's overlay and heatmap are images."""
+    ext = source.suffix.lower()
+    if kind in ("overlay", "heatmap") and ext in IMAGE_EXTENSIONS:
+        return f".{kind}{ext if ext in IMAGE_OUTPUTS else '.png'}"
+    return OUTPUT_SUFFIX[kind]
 
 
 def _output_path(out_dir: Path, parts: tuple[str, ...], suffix: str) -> Path:
@@ -195,10 +215,12 @@ def run_task(task: Task, predictor: Predictor, alpha: float = 0.6, colormap: str
     with all_or_nothing() as writers:
         for kind, path in task.outputs.items():
             writers.append(open_output(kind, path, info, alpha, colormap))
-        native = any(w.needs_native for w in writers)
+        wanted = {w.native for w in writers} - {None}
+        native = bool(wanted)
         depth = _frames_in_flight(info, native)
-        # the video writers take the decoder's yuv420p planes, not RGB
-        decoded = iter_frames(task.source, size=predictor.input_size, native=native, info=info, yuv=True)
+        # video writers take the decoder's yuv420p planes; image writers paint in RGB
+        decoded = iter_frames(task.source, size=predictor.input_size, native=native, info=info,
+                              yuv="rgb" not in wanted)
         frames = prefetch(decoded, depth)
         sized = dataclasses.replace(predictor, batch_size=min(predictor.batch_size, depth))
         predictions = predict_frames(sized, frames)

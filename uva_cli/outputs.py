@@ -4,7 +4,8 @@ that looks finished; abort() removes the temporary.
 
 Every writer takes frames in order with their map, (S, S) float32 in [0, 1], and the same map
 upsampled to the source size as uint8 (computed once per frame for all writers; None when no
-writer has `needs_source_map`).
+writer has `needs_source_map`). `native` says which display-size picture a writer needs with
+each frame: None, "yuv" (yuv420p planes) or "rgb".
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from PIL import Image
 from . import render
 from .errors import OutputError, reason, write_failed
 from .threads import Worker, frames_depth
-from .video import Frame, VideoInfo, VideoWriter, make_parent
+from .video import Frame, ImageWriter, VideoInfo, is_image_name, make_parent, open_writer
 
 OUTPUT_KINDS = ("overlay", "heatmap", "maps", "npz")
 MAP_NAME = re.compile(r"\d{6}\.png")
@@ -69,11 +70,10 @@ class VideoOutput:
     def __init__(self, path: Path, info: VideoInfo, kind: str, alpha: float = 0.6,
                  colormap: str = "turbo"):
         self.path, self.kind = path, kind
-        self.needs_native = kind == "overlay"
+        self.native = "yuv" if kind == "overlay" else None
         self.needs_source_map = False  # the painter scales the model-size map itself
-        self.writer = VideoWriter(path, info.width, info.height, info.fps,
-                                  audio_from=info.path if kind == "overlay" and info.has_audio else None)
-        self.painter = render.Painter(self.writer.width, self.writer.height, colormap, alpha)
+        self.writer = open_writer(path, info, audio=kind == "overlay")
+        self.painter = render.Painter(self.writer.width, self.writer.height, colormap, alpha, info.colour)
         # Encoding runs in its own thread, so painting the next picture overlaps it.
         self.encoder = Worker(lambda item: self.writer.write(*item), frames_depth(info.width, info.height))
 
@@ -91,6 +91,29 @@ class VideoOutput:
         self.writer.abort()
 
 
+class ImageOutput:
+    """Overlay or heatmap of a still picture as an image (PNG, JPEG, WebP: the output name's
+    extension), painted in RGB at the picture's exact size."""
+
+    needs_source_map = True
+
+    def __init__(self, path: Path, info: VideoInfo, kind: str, alpha: float = 0.6, colormap: str = "turbo"):
+        self.kind, self.alpha = kind, alpha
+        self.native = "rgb" if kind == "overlay" else None
+        self.lut = render.colormap_lut(colormap)
+        self.writer: ImageWriter = open_writer(path, info)
+
+    def write(self, frame: Frame, smap: np.ndarray, smap8: np.ndarray) -> None:
+        self.writer.write(render.overlay(frame.native, smap8, self.lut, self.alpha) if self.kind == "overlay"
+                          else render.colourise(smap8, self.lut), frame.time)
+
+    def close(self) -> None:
+        self.writer.close()
+
+    def abort(self) -> None:
+        self.writer.abort()
+
+
 def _refuse_foreign_folder(path: Path) -> None:
     """Replacing an older maps folder deletes it; never delete one that holds anything else
     (`--maps ~/Pictures` must not cost the user their pictures)."""
@@ -104,7 +127,7 @@ def _refuse_foreign_folder(path: Path) -> None:
 class MapsOutput:
     """One 8-bit grayscale PNG per frame at the source resolution: 000001.png, 000002.png, …"""
 
-    needs_native, needs_source_map = False, True
+    native, needs_source_map = None, True
 
     def __init__(self, path: Path, info: VideoInfo):
         self.path, self.tmp = path, _part(path)
@@ -143,7 +166,7 @@ class NpzOutput:
     for a 25 % smaller file (float maps compress poorly).
     """
 
-    needs_native, needs_source_map = False, False
+    native, needs_source_map = None, False
 
     def __init__(self, path: Path, info: VideoInfo):
         self.path, self.tmp = path, _part(path)
@@ -195,7 +218,7 @@ class NpzOutput:
 
 def open_output(kind: str, path: Path, info: VideoInfo, alpha: float = 0.6, colormap: str = "turbo"):
     if kind in ("overlay", "heatmap"):
-        return VideoOutput(path, info, kind, alpha, colormap)
+        return (ImageOutput if is_image_name(path) else VideoOutput)(path, info, kind, alpha, colormap)
     if kind == "maps":
         return MapsOutput(path, info)
     if kind == "npz":

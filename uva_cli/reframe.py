@@ -27,7 +27,7 @@ from scipy.ndimage import median_filter, uniform_filter1d
 from .data.fixations import centre_profile
 from .outputs import all_or_nothing
 from .threads import prefetch
-from .video import VideoInfo, VideoWriter, iter_frames, split_planes, stack_planes
+from .video import VideoInfo, iter_frames, open_writer, split_planes, stack_planes
 
 HIST_BINS = 4  # per channel: 4x4x4 joint RGB bins, coarse enough to ignore noise and small motion
 
@@ -54,7 +54,8 @@ class CameraConfig:
 
 @dataclass(frozen=True)
 class CropVideo:
-    """One cropped output: where it goes, the window per frame (x, y, w, h ints) and its size."""
+    """One cropped output (a video, or a picture for a still image): where it goes, the window
+    per frame (x, y, w, h ints) and its size."""
 
     path: Path
     windows: np.ndarray  # (N, 4) int
@@ -320,12 +321,12 @@ def crop_resize(planes: np.ndarray, window: Sequence[int], size: tuple[int, int]
 def render_windows(source: str | os.PathLike, info: VideoInfo, videos: list[CropVideo],
                    on_frames: Callable[[int], None] | None = None) -> int:
     """Second pass: decode the source again at full size and write each crop video (audio copied,
-    temp name + rename). A frame past the planned ones (should not happen) reuses the last window."""
-    audio = info.path if info.has_audio else None
+    temp name + rename), or the cropped picture of a still image. A frame past the planned ones
+    (should not happen) reuses the last window."""
     count = 0
     with all_or_nothing() as writers:
         for video in videos:
-            writers.append(VideoWriter(video.path, *video.size, info.fps, audio_from=audio))
+            writers.append(open_writer(video.path, info, video.size, audio=True))
         scalers = [VideoReformatter() for _ in videos]  # one per output: its context is reused
         for frame in prefetch(iter_frames(source, native=True, info=info, yuv=True), depth=4):
             for video, writer, scaler in zip(videos, writers, scalers):

@@ -7,6 +7,8 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 from PIL import Image
 
+from .video import FULL_RANGE, Colour
+
 
 def _turbo(t: np.ndarray) -> np.ndarray:
     """Polynomial fit of the Turbo colour map (Google, 2019): perceptually smooth rainbow."""
@@ -52,12 +54,24 @@ def upsample8(smap: np.ndarray, height: int, width: int) -> np.ndarray:
     return frame.reformat(width=width, height=height, interpolation="BILINEAR").to_ndarray()
 
 
-def yuv_lut(lut: np.ndarray) -> np.ndarray:
-    """A colour map's RGB rows as limited-range BT.601 Y, Cb, Cr: the values FFmpeg's scaler
-    turns RGB into when encoding, so videos blended in YUV show the same colours."""
+# Kr, Kb of the YUV matrices by FFmpeg's AVColorSpace number: BT.709, BT.470BG and SMPTE 170M
+# (BT.601), SMPTE 240M, BT.2020. Others, unspecified included, are taken as BT.601, which is what
+# FFmpeg's converter assumes for them.
+KR_KB = {1: (0.2126, 0.0722), 5: (0.299, 0.114), 6: (0.299, 0.114), 7: (0.212, 0.087),
+         9: (0.2627, 0.0593), 10: (0.2627, 0.0593)}
+
+
+def yuv_lut(lut: np.ndarray, matrix: int = 6, full_range: bool = False) -> np.ndarray:
+    """A colour map's RGB rows as Y, Cb, Cr of a video's matrix and range (default BT.601 video
+    range, what FFmpeg's scaler turns RGB into when encoding), so colours blended in YUV show
+    as the colour map's once a player decodes the video with its tags."""
+    kr, kb = KR_KB.get(matrix, KR_KB[6])
     rgb = lut.astype(np.float64) / 255.0
-    matrix = np.array([[65.481, 128.553, 24.966], [-37.797, -74.203, 112.0], [112.0, -93.786, -18.214]])
-    return np.clip(np.rint(rgb @ matrix.T + [16.0, 128.0, 128.0]), 0, 255).astype(np.uint8)
+    y = rgb @ [kr, 1 - kr - kb, kb]
+    cb, cr = (rgb[:, 2] - y) / (2 - 2 * kb), (rgb[:, 0] - y) / (2 - 2 * kr)
+    (ys, cs), offset = ((255.0, 255.0), 0.0) if full_range else ((219.0, 224.0), 16.0)
+    yuv = np.stack([offset + ys * y, 128 + cs * cb, 128 + cs * cr], axis=1)
+    return np.clip(np.rint(yuv), 0, 255).astype(np.uint8)
 
 
 def _palette(smap8: np.ndarray, lut: np.ndarray) -> Image.Image:
@@ -66,9 +80,15 @@ def _palette(smap8: np.ndarray, lut: np.ndarray) -> Image.Image:
     return image.convert("RGB")
 
 
+def colourise(smap8: np.ndarray, lut: np.ndarray) -> np.ndarray:
+    """An (H, W) uint8 map as an (H, W, 3) RGB picture in the colour map."""
+    return np.asarray(_palette(smap8, lut))
+
+
 def overlay(frame: np.ndarray, smap8: np.ndarray, lut: np.ndarray, alpha: float = 0.6) -> np.ndarray:
     """Blend the coloured map over an (H, W, 3) RGB image, each pixel weighted by alpha x its
-    saliency, so unattended regions keep the original picture (`Painter` does this for video)."""
+    saliency, so unattended regions keep the original picture (`Painter` does this for video;
+    this is the one for still pictures, at their exact size)."""
     mask = Image.fromarray(smap8).point([int(v * alpha + 0.5) for v in range(256)])
     picture = Image.fromarray(frame)  # copied on write: the frame itself is left as it was
     picture.paste(_palette(smap8, lut), (0, 0), mask)  # in place, about half the cost of composite
@@ -86,9 +106,11 @@ class Painter:
     the scaler's context, which costs more to set up than to run.
     """
 
-    def __init__(self, width: int, height: int, colormap: str = "turbo", alpha: float = 0.6):
+    def __init__(self, width: int, height: int, colormap: str = "turbo", alpha: float = 0.6,
+                 colour: Colour | None = None):
         self.width, self.height = width, height
-        self.lut = yuv_lut(colormap_lut(colormap))
+        matrix, full = (colour.matrix, colour.range == FULL_RANGE) if colour is not None else (6, False)
+        self.lut = yuv_lut(colormap_lut(colormap), matrix, full)
         # weights out of 255, alpha x saliency; 255 means the colour alone
         self.weights = np.rint(np.arange(256) * alpha).astype(np.uint8)
         self.scaler = VideoReformatter()

@@ -37,7 +37,7 @@ from .engine import Predictor, predict_frames
 from .errors import InputError, OutputError
 from .outputs import _part, _replace, all_or_nothing, refuse_overwriting_input
 from .threads import prefetch
-from .video import Frame, VideoInfo, iter_frames, probe
+from .video import Frame, VideoInfo, check_output_kind, iter_frames, probe
 
 SCHEMA_VERSION = 1
 STDOUT = "-"
@@ -428,6 +428,8 @@ def run_roi(request: RoiRequest, predictor: Predictor, on_stage: Callable[[str, 
     info = probe(request.source)
     refuse_overwriting_input(request.source, [p for p in (request.json, request.jsonl, request.crop_video,
                                                           request.reframe_video) if p and str(p) != STDOUT])
+    for path in filter(None, (request.crop_video, request.reframe_video)):
+        check_output_kind(path, info)  # before the analysis, not after it
     window = reframe.reframe_window(info.width, info.height, request.aspect) if request.reframe_video else None
     expected = info.frames or round((info.duration or 0) * info.fps)
     keep = bool(request.json or request.videos)  # else nothing is held: memory stays flat

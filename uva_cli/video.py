@@ -12,6 +12,7 @@ import bisect
 import logging
 import math
 import os
+import warnings
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Iterator, Sequence
 import av
 import numpy as np
 from av.video.reformatter import ColorRange, VideoReformatter
+from PIL import Image, UnidentifiedImageError
 
 from .errors import InputError, OutputError, reason, write_failed
 from .threads import frames_depth, prefetch
@@ -30,10 +32,46 @@ log = logging.getLogger("uva")
 OUTPUT_TIME_BASE = Fraction(1, 90000)
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts",
                     ".flv", ".wmv", ".3gp", ".mts", ".m2ts", ".ogv", ".y4m")
+# Still pictures uva reads (with Pillow) as one-frame videos, and writes for one-frame inputs.
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "TIFF")
 # Sanity bounds for what a (possibly damaged) header claims: beyond them the numbers are noise.
 MAX_PIXELS = 16384 * 16384
 FPS_RANGE = (0.1, 1000.0)
 MAX_GAP = 3600.0  # seconds between two frames before a timestamp is treated as broken
+
+
+@dataclass(frozen=True)
+class Colour:
+    """Colour tags as FFmpeg numbers them (AVColorPrimaries, AVColorTransferCharacteristic,
+    AVColorSpace, AVColorRange); 2 (and range 0) is "unspecified"."""
+
+    primaries: int = 2
+    trc: int = 2
+    matrix: int = 2
+    range: int = 0
+
+
+# What FFmpeg's converter writes when it turns RGB into YUV: BT.601 (SMPTE 170M) video range.
+BT601, VIDEO_RANGE, FULL_RANGE = 6, int(ColorRange.MPEG), int(ColorRange.JPEG)
+
+
+def _keeps_range(pix_fmt: str, colour_range: int) -> bool:
+    """A full-range YUV source stays full range in uva's yuv420p pictures (its pixels are copied
+    or only resampled); everything else is video (limited) range."""
+    fmt = av.VideoFormat(pix_fmt)
+    full = colour_range == FULL_RANGE or pix_fmt.startswith("yuvj")  # yuvj*: FFmpeg's full-range formats
+    return full and not fmt.is_rgb and len(fmt.components) >= 3
+
+
+def output_colour(pix_fmt: str, primaries: int, trc: int, matrix: int, colour_range: int) -> Colour:
+    """The tags of the yuv420p pictures `yuv420_planes` makes from a source of this kind: a YUV
+    source keeps all four (its Y, Cb and Cr are copied, not converted); RGB and grey sources
+    keep primaries and transfer and are converted to BT.601 video range."""
+    fmt = av.VideoFormat(pix_fmt)
+    if fmt.is_rgb or len(fmt.components) < 3:
+        matrix, colour_range = BT601, VIDEO_RANGE
+    return Colour(int(primaries), int(trc), int(matrix), int(colour_range))
 
 
 @dataclass(frozen=True)
@@ -47,6 +85,8 @@ class VideoInfo:
     rotation: int  # degrees counter-clockwise applied to decoded frames for display
     has_audio: bool
     codec: str
+    colour: Colour = Colour()  # of the yuv420p pictures uva writes from it (see `output_colour`)
+    image: bool = False  # a still picture, read as a one-frame video
 
 
 @dataclass
@@ -59,14 +99,19 @@ class Frame:
     native: np.ndarray | None
 
 
-def _open(path: Path) -> av.container.InputContainer:
-    """Open for reading, or say in words why not: missing, empty, an image, audio only, cut short."""
+def _check_file(path: Path) -> None:
     if not path.exists():
         raise InputError(f"{path}: no such file")
     if path.is_dir():
         raise InputError(f"{path}: is a folder, not a video")
     if path.stat().st_size == 0:
         raise InputError(f"{path}: empty file (0 bytes)")
+
+
+def _open(path: Path) -> av.container.InputContainer:
+    """Open for reading, or say in words why not: missing, empty, an image format uva does not
+    read, audio only, cut short."""
+    _check_file(path)
     try:
         container = _open_quick(path) or av.open(str(path), metadata_errors="replace")  # a bad tag must not hide the video
     except PermissionError:
@@ -77,7 +122,7 @@ def _open(path: Path) -> av.container.InputContainer:
     if fmt in ("image2", "image2pipe") or fmt.endswith("_pipe"):
         kind = container.streams.video[0].codec_context.name if container.streams.video else fmt
         container.close()
-        raise InputError(f"{path}: is an image ({kind}), not a video")
+        raise InputError(f"{path}: is an image ({kind}) in a format uva does not read; use PNG, JPEG or WebP")
     if not container.streams.video:
         audio = bool(container.streams.audio)
         container.close()
@@ -118,6 +163,77 @@ def _unreadable(path: Path, exc: Exception) -> str:
         return ("MP4 without its index (no moov atom): the file was cut short or its recording never "
                 "finished, so no frame can be located")
     return f"not a readable video ({reason(exc)})"
+
+
+def is_image_name(path: str | os.PathLike) -> bool:
+    return Path(path).suffix.lower() in IMAGE_EXTENSIONS
+
+
+def _open_image(path: Path) -> Image.Image | None:
+    """The picture opened by Pillow (header read, pixels not yet), or None when the file is none
+    of IMAGE_FORMATS, whatever its name (then FFmpeg tries it as a video). A file named as an
+    image that Pillow cannot identify, and a picture too big to decode safely (Pillow's guard
+    against decompression bombs, about 179 megapixels), are refused."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the error below is ours
+            return Image.open(path, formats=IMAGE_FORMATS)
+    except UnidentifiedImageError:
+        if is_image_name(path):
+            raise InputError(f"{path}: not a readable image (unknown format or damaged header)") from None
+        return None
+    except Image.DecompressionBombError as exc:
+        raise InputError(f"{path}: picture too large to decode safely ({reason(exc)})") from None
+    except PermissionError:
+        raise InputError(f"{path}: permission denied") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise InputError(f"{path}: not a readable image ({reason(exc)})") from None
+
+
+EXIF_ORIENTATION = 0x0112
+# EXIF orientation -> the turn that shows the picture upright (as ImageOps.exif_transpose does);
+# 5-8 turn it a quarter, so width and height swap
+UPRIGHT = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+           5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+           8: Image.Transpose.ROTATE_90}
+
+
+def _orientation(image: Image.Image) -> int:
+    """The EXIF orientation the header holds, read without decoding the pixels (a PNG's EXIF
+    after its pixels is not read: Pillow would decode them to find it)."""
+    if image.format == "PNG" and "exif" not in image.info:
+        return 1
+    return int(image.getexif().get(EXIF_ORIENTATION, 1))
+
+
+def _image_info(path: Path, image: Image.Image) -> VideoInfo:
+    """A still picture as a one-frame video of one second, sRGB (BT.709 primaries, sRGB
+    transfer), shown upright as its EXIF orientation says."""
+    with image:
+        width, height = image.size
+        try:
+            if _orientation(image) in (5, 6, 7, 8):
+                width, height = height, width
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise InputError(f"{path}: not a readable image ({reason(exc)})") from None
+        return VideoInfo(path=path, width=width, height=height, fps=1.0, frames=1, duration=1.0, rotation=0,
+                         has_audio=False, codec=(image.format or "image").lower(),
+                         colour=output_colour("rgb24", 1, 13, 0, 0), image=True)
+
+
+def _load_image(path: Path) -> av.VideoFrame:
+    """The picture's pixels, upright and RGB, as a frame for the same converter videos use."""
+    image = _open_image(path)
+    if image is None:
+        raise InputError(f"{path}: not a readable image")
+    try:
+        with image:
+            turn = UPRIGHT.get(_orientation(image))
+            picture = image.convert("RGB")
+            picture = picture.transpose(turn) if turn is not None else picture
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise InputError(f"{path}: not a readable image ({reason(exc)})") from None
+    return av.VideoFrame.from_ndarray(np.asarray(picture), format="rgb24")
 
 
 def _boxes(fh, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
@@ -184,6 +300,10 @@ def probe(path: str | os.PathLike) -> VideoInfo:
     """Read a video's metadata without decoding it (except rotation outside MP4 and MOV: it is
     read from the first frame)."""
     path = Path(path)
+    _check_file(path)
+    image = _open_image(path)
+    if image is not None:
+        return _image_info(path, image)
     container = _open(path)
     try:
         stream = container.streams.video[0]
@@ -203,9 +323,11 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         if rotation in (90, 270):
             width, height = height, width
         duration = float(container.duration / av.time_base) if container.duration else None
+        cc = stream.codec_context
+        colour = output_colour(cc.pix_fmt or "yuv420p", cc.color_primaries, cc.color_trc, cc.colorspace, cc.color_range)
         return VideoInfo(path=path, width=width, height=height, fps=fps, frames=max(0, int(stream.frames or 0)),
                          duration=duration, rotation=rotation, has_audio=bool(container.streams.audio),
-                         codec=stream.codec_context.name)
+                         codec=cc.name, colour=colour)
     finally:
         container.close()
 
@@ -226,13 +348,16 @@ def _to_display(array: np.ndarray, rotation: int) -> np.ndarray:
 def yuv420_planes(frame: av.VideoFrame, rotation: int = 0) -> np.ndarray:
     """The picture as yuv420p planes stacked in one (H*3/2, W) array, turned for display.
 
-    Most videos decode to limited-range yuv420p already, so this is a copy where RGB would
-    cost a colour conversion here and another one in the encoder (5.7 ms per 720p frame).
-    Other formats and full-range (JPEG) pictures are converted to what the writer declares.
+    Most videos decode to yuv420p already, so this is a copy where RGB would cost a colour
+    conversion here and another one in the encoder (5.7 ms per 720p frame). Other formats are
+    converted to 8-bit 4:2:0 keeping a YUV source's matrix and range (full-range stays full);
+    RGB and grey become BT.601 video range (`output_colour` gives the tags of the result).
     Odd sides lose their last row or column, as the H.264 writer would drop them anyway.
     """
-    if frame.format.name != "yuv420p" or frame.color_range == ColorRange.JPEG:
-        frame = frame.reformat(format="yuv420p", dst_color_range=ColorRange.MPEG)
+    if frame.format.name != "yuv420p":
+        full = _keeps_range(frame.format.name, frame.color_range)
+        frame = frame.reformat(format="yuv420p", src_color_range=frame.color_range,
+                               dst_color_range=ColorRange.JPEG if full else ColorRange.MPEG)
     h, w = frame.height - frame.height % 2, frame.width - frame.width % 2
     return stack_planes([_to_display(np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:ph, :pw], rotation)
                          for plane, (ph, pw) in zip(frame.planes, ((h, w), (h // 2, w // 2), (h // 2, w // 2)))])
@@ -249,6 +374,25 @@ def split_planes(stacked: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     h = stacked.shape[0] * 2 // 3
     cb, cr = stacked[h:].reshape(2, h // 2, -1)
     return stacked[:h], cb, cr
+
+
+def _converter(size: int | None, native: bool, yuv: bool, rotation: int):
+    """decoded frame -> (model-size RGB or None, display-size picture or None), as `iter_frames`
+    describes; one scaler context for the whole video, not one per frame."""
+    reformatter = VideoReformatter()
+
+    def convert(frame: av.VideoFrame) -> tuple[np.ndarray | None, np.ndarray | None]:
+        small = big = None
+        if size:
+            small = reformatter.reformat(frame, width=size, height=size, format="rgb24",
+                                         interpolation="AREA").to_ndarray()
+            small = _to_display(small, rotation)
+        if native:
+            big = (yuv420_planes(frame, rotation) if yuv
+                   else _to_display(frame.to_ndarray(format="rgb24"), rotation))
+        return small, big
+
+    return convert
 
 
 def iter_frames(path: str | os.PathLike, size: int | None = None, native: bool = False,
@@ -269,23 +413,15 @@ def iter_frames(path: str | os.PathLike, size: int | None = None, native: bool =
     """
     path = Path(path)
     info = info or probe(path)
+    convert = _converter(size, native, yuv, info.rotation)
+    if info.image:  # a still picture: one frame at time 0
+        yield Frame(0, 0.0, *convert(_load_image(path)))
+        return
     container = _open(path)
     stream = container.streams.video[0]
     stream.thread_type = "AUTO"
     trust_pts = container.format.name not in ("avi",)
     step = 1.0 / info.fps
-    reformatter = VideoReformatter()  # one scaler context for the whole video, not one per frame
-
-    def convert(frame) -> tuple[np.ndarray | None, np.ndarray | None]:
-        small = big = None
-        if size:
-            small = reformatter.reformat(frame, width=size, height=size, format="rgb24",
-                                         interpolation="AREA").to_ndarray()
-            small = _to_display(small, info.rotation)
-        if native:
-            big = (yuv420_planes(frame, info.rotation) if yuv
-                   else _to_display(frame.to_ndarray(format="rgb24"), info.rotation))
-        return small, big
 
     # The video stream's own length where the container gives one; the file's if it has no audio.
     stream_end = (float(stream.duration * stream.time_base) if stream.duration and stream.time_base
@@ -403,14 +539,35 @@ def make_parent(path: Path) -> None:
         raise OutputError(f"{path}: cannot write ({reason(exc)})") from None
 
 
-class VideoWriter:
+# MP4 and MOV get their index (moov) at the front, so a browser plays them while they download.
+FASTSTART = (".mp4", ".mov", ".m4v")
+
+
+class _Writer:
+    """`with writer:` closes it on success (the output renamed into place), else aborts it."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+class VideoWriter(_Writer):
     """H.264 writer: frames go to a temporary file beside the target that is renamed on close().
+
+    Files play everywhere: the source's audio is copied (not re-encoded) interleaved with the
+    video as the frames arrive, MP4/MOV carry their index in front (`movflags=+faststart`), and
+    the stream is tagged with `colour` (primaries, transfer, matrix, range) of the pictures given.
 
     A class because an encoder is state: the open container, the stream and the temp path.
     """
 
     def __init__(self, path: str | os.PathLike, width: int, height: int, fps: float,
-                 audio_from: Path | None = None, crf: int = 20, threads: int = 0):
+                 audio_from: Path | None = None, crf: int = 20, threads: int = 0, colour: Colour | None = None):
         self.path = Path(path)
         self.tmp = self.path.with_name(f".{self.path.stem}.part{self.path.suffix or '.mp4'}")
         # yuv420p needs even sides; an odd edge row/column is dropped rather than the file failing.
@@ -420,8 +577,9 @@ class VideoWriter:
                         self.path, width, height, self.width, self.height)
         self._last_pts, self._audio = -1, None
         make_parent(self.path)
+        options = {"movflags": "+faststart"} if self.path.suffix.lower() in FASTSTART else {}
         try:
-            self.container = av.open(str(self.tmp), mode="w")
+            self.container = av.open(str(self.tmp), mode="w", options=options)
         except ValueError:
             raise OutputError(f"{self.path}: unknown video file extension (use .mp4, .mkv or .mov)") from None
         except (OSError, av.error.FFmpegError) as exc:
@@ -430,10 +588,14 @@ class VideoWriter:
             self.stream = self.container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
             self.stream.width, self.stream.height = self.width, self.height
             self.stream.pix_fmt = "yuv420p"
-            self.stream.codec_context.time_base = OUTPUT_TIME_BASE
-            self.stream.codec_context.thread_count = threads
+            cc = self.stream.codec_context
+            cc.time_base = OUTPUT_TIME_BASE
+            cc.thread_count = threads
+            if colour is not None:
+                cc.color_primaries, cc.color_trc, cc.colorspace, cc.color_range = (
+                    colour.primaries, colour.trc, colour.matrix, colour.range)
             self.stream.options = {"crf": str(crf), "preset": "veryfast"}
-            self._audio = self._add_audio(audio_from) if audio_from is not None else None
+            self._audio = _AudioCopy.open(audio_from, self.container, self.path) if audio_from is not None else None
         except BaseException:
             self.abort()
             raise
@@ -452,6 +614,8 @@ class VideoWriter:
         self._last_pts = pts
         try:
             self.container.mux(self.stream.encode(frame))
+            if self._audio is not None:
+                self._audio.copy_until(time)
         except (OSError, av.error.FFmpegError) as exc:
             raise self._failed(exc) from None
 
@@ -460,11 +624,12 @@ class VideoWriter:
         return write_failed(self.path, exc)
 
     def close(self) -> None:
-        """Flush the encoder, copy the audio and move the file to its final name."""
+        """Flush the encoder, copy the rest of the audio and move the file to its final name."""
         try:
             self.container.mux(self.stream.encode(None))
             if self._audio is not None:
-                self._copy_audio(*self._audio)
+                self._audio.copy_until(math.inf)
+                self._audio.close()
             self.container.close()
             os.replace(self.tmp, self.path)
         except (OSError, av.error.FFmpegError) as exc:
@@ -472,16 +637,29 @@ class VideoWriter:
 
     def abort(self) -> None:
         """Close everything open and delete the temporary; safe to call more than once."""
-        for container in (getattr(self, "container", None), self._audio[0] if self._audio else None):
+        for closable in (getattr(self, "container", None), self._audio):
             try:
-                if container is not None:
-                    container.close()
+                if closable is not None:
+                    closable.close()
             except Exception:  # noqa: BLE001 - already failing; the temp file goes either way
                 pass
         self.tmp.unlink(missing_ok=True)
 
-    def _add_audio(self, source_path: Path):
-        """Declare an output stream for the source's first audio stream (before any muxing)."""
+
+class _AudioCopy:
+    """The source's first audio stream remuxed unchanged (no re-encode), up to each video
+    frame's time as it is written, so the muxer interleaves audio with video instead of
+    appending all of it at the end. Damaged audio ends the copy with a warning; only a failing
+    disk (OSError) fails the output."""
+
+    def __init__(self, source, out_stream, container, path: Path):
+        self.source, self.out, self.container, self.path = source, out_stream, container, path
+        self.packets = source.demux(source.streams.audio[0])
+        self.pending: av.Packet | None = None
+
+    @classmethod
+    def open(cls, source_path: Path, container, path: Path) -> "_AudioCopy | None":
+        """Declare the output audio stream (before any muxing); None if there is nothing to copy."""
         try:
             source = av.open(str(source_path), metadata_errors="replace")
         except (av.error.FFmpegError, OSError, ValueError):
@@ -490,35 +668,92 @@ class VideoWriter:
             source.close()
             return None
         try:
-            out_audio = self.container.add_stream_from_template(source.streams.audio[0])
+            out_stream = container.add_stream_from_template(source.streams.audio[0])
         except (ValueError, av.error.FFmpegError):
-            log.warning("%s: this audio codec cannot go into the output container; writing no audio",
-                        self.path)
+            log.warning("%s: this audio codec cannot go into the output container; writing no audio", path)
             source.close()
             return None
-        return source, out_audio
+        return cls(source, out_stream, container, path)
 
-    def _copy_audio(self, source, out_audio) -> None:
-        """Remux the source's audio packets unchanged (no re-encode). Damaged audio ends the copy
-        with a warning; only a failing disk (OSError) fails the output."""
+    def copy_until(self, seconds: float) -> None:
+        """Mux the packets that start at or before `seconds`."""
         try:
-            for packet in source.demux(source.streams.audio[0]):
-                if packet.dts is None:
-                    continue
-                packet.stream = out_audio
+            while True:
+                if self.pending is None:
+                    self.pending = next(self.packets, None)
+                    if self.pending is None:
+                        return
+                    if self.pending.dts is None:
+                        self.pending = None
+                        continue
+                packet = self.pending
+                if float(packet.dts * packet.time_base) > seconds:
+                    return
+                self.pending = None
+                packet.stream = self.out
                 self.container.mux(packet)
         except OSError:
             raise
         except (av.error.FFmpegError, ValueError) as exc:
             log.warning("%s: audio copy stopped early (%s)", self.path, reason(exc))
-        finally:
-            source.close()
+            self.packets, self.pending = iter(()), None
 
-    def __enter__(self) -> "VideoWriter":
-        return self
+    def close(self) -> None:
+        self.source.close()
 
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
+
+class ImageWriter(_Writer):
+    """One still picture (PNG, JPEG, WebP ...) with `VideoWriter`'s interface, for outputs of a
+    one-frame (image) input: written under a temporary name and renamed on close()."""
+
+    def __init__(self, path: str | os.PathLike, width: int, height: int):
+        self.path = Path(path)
+        self.tmp = self.path.with_name(f".{self.path.name}.part")
+        self.width, self.height = width, height
+        self.format = Image.registered_extensions().get(self.path.suffix.lower())
+        if self.format is None or self.format not in IMAGE_FORMATS:
+            raise OutputError(f"{self.path}: unknown image file extension (use .png, .jpg or .webp)")
+        self.picture: np.ndarray | None = None
+        make_parent(self.path)
+
+    def write(self, picture: np.ndarray, time: float) -> None:
+        """Keep the (H, W, 3) RGB picture, or yuv420p planes as `yuv420_planes` gives them."""
+        if picture.ndim == 2:
+            picture = av.VideoFrame.from_ndarray(picture, format="yuv420p").to_ndarray(format="rgb24")
+        self.picture = picture
+
+    def close(self) -> None:
+        if self.picture is None:
+            raise OutputError(f"{self.path}: no picture to write")
+        options = {"quality": 92} if self.format in ("JPEG", "WEBP") else {}
+        try:
+            Image.fromarray(self.picture).save(self.tmp, format=self.format, **options)
+            os.replace(self.tmp, self.path)
+        except OSError as exc:
             self.abort()
+            raise write_failed(self.path, exc) from None
+
+    def abort(self) -> None:
+        self.tmp.unlink(missing_ok=True)
+
+
+def check_output_kind(path: Path, info: VideoInfo) -> bool:
+    """Whether `path` names an image; refused for a video source (an image holds one picture)."""
+    if not is_image_name(path):
+        return False
+    if not info.image:
+        raise OutputError(f"{path}: an image holds one picture, but {info.path} is a video; "
+                          "name a video file (.mp4, .mkv, .mov)")
+    return True
+
+
+def open_writer(path: Path, info: VideoInfo, size: tuple[int, int] | None = None,
+                audio: bool = False) -> VideoWriter | ImageWriter:
+    """The writer for an output of `info`'s source at `size` (default: the source's): a picture
+    where `path` names an image (the source must then be one too), else an H.264 video tagged
+    with the source's colours, with its audio if `audio`."""
+    width, height = size or (info.width, info.height)
+    if check_output_kind(path, info):
+        return ImageWriter(path, width, height)
+    return VideoWriter(path, width, height, info.fps, colour=info.colour,
+                       audio_from=info.path if audio and info.has_audio else None)
