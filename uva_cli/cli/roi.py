@@ -39,7 +39,7 @@ def _reframe(ctx, param, value):
 @click.option("--jsonl", "jsonl_out", metavar="OUT.jsonl", help="The same as JSON Lines: a header line, then one line per frame, streamed ('-' = stdout).")
 @click.option("--crop", type=click.Path(path_type=Path), metavar="OUT.mp4", help="Video following the main subject with a smooth virtual camera (audio kept).")
 @click.option("--size", callback=_size, metavar="WxH", help="Output size of --crop (its aspect sets the window's); default: the window's own size, source aspect.")
-@click.option("--reframe", nargs=2, callback=_reframe, metavar="ASPECT OUT.mp4", help="Full-height (or full-width) crop of ASPECT (9:16, 1:1, 4:5 ...) that keeps the most saliency in view.")
+@click.option("--reframe", nargs=2, callback=_reframe, metavar="ASPECT OUT.mp4", help="Full-height (or full-width) crop of ASPECT (9:16, 1:1, 4:5 ...) that keeps the most saliency in view; of an image input, a picture (OUT.jpg, .png, .webp).")
 @click.option("--max-boxes", default=3, show_default=True, type=click.IntRange(1, 100), help="Boxes per frame, most salient first.")
 @click.option("--threshold", default=0.5, show_default=True, type=click.FloatRange(0.01, 0.99), help="Salient = at least this fraction of the frame's peak saliency.")
 @click.option("--min-area", default=0.002, show_default=True, type=click.FloatRange(0, 1), help="Smallest region kept, as a fraction of the frame area.")
@@ -51,10 +51,11 @@ def _reframe(ctx, param, value):
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
 def command(input, json_out, jsonl_out, crop, size, reframe, max_boxes, threshold, min_area, model, device,
             backend, batch_size, precision, quiet):
-    """Regions of interest of INPUT: tracked boxes as JSON, crops, reframing.
+    """Regions of interest of INPUT (a video or an image): tracked boxes as JSON, crops, reframing.
 
     \b
       uva roi clip.mp4 --json clip.roi.json
+      uva roi photo.jpg --reframe 1:1 thumb.jpg --json boxes.json   # a saliency-aware thumbnail
       uva roi clip.mp4 --jsonl - | jq -c '.boxes'
       uva roi clip.mp4 --reframe 9:16 clip.vertical.mp4 --json clip.roi.json
       uva roi clip.mp4 --crop clip.subject.mp4 --size 512x512

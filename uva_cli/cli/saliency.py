@@ -33,11 +33,11 @@ def _kinds(ctx, param, value: str) -> list[str]:
 
 @click.command("saliency")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--overlay", type=click.Path(path_type=Path), help="Video of the heatmap blended over the frames (H.264, audio kept).")
-@click.option("--heatmap", type=click.Path(path_type=Path), help="Video of the coloured map alone.")
+@click.option("--overlay", type=click.Path(path_type=Path), help="Video of the heatmap blended over the frames (H.264, audio kept); an image input with an image name (.png, .jpg, .webp) gives an image.")
+@click.option("--heatmap", type=click.Path(path_type=Path), help="Video of the coloured map alone (an image for an image input named .png, .jpg, .webp).")
 @click.option("--maps", type=click.Path(path_type=Path), help="Folder of 8-bit grayscale PNG maps at source size: 000001.png, …")
 @click.option("--npz", type=click.Path(path_type=Path), help="Maps at model resolution (float16) with fps and timestamps.")
-@click.option("--out-dir", type=click.Path(path_type=Path), help="Batch mode: write DIR/<name>.overlay.mp4 etc. for every input (folders searched recursively).")
+@click.option("--out-dir", type=click.Path(path_type=Path), help="Batch mode: write DIR/<name>.overlay.mp4 etc. for every input (folders searched recursively for videos and images; an image's overlay and heatmap are images of its format).")
 @click.option("--write", "kinds", default="overlay", show_default=True, callback=_kinds, help="Outputs to make in batch mode: any of overlay,heatmap,maps,npz.")
 @click.option("--overwrite", is_flag=True, help="Batch mode: redo inputs whose outputs already exist.")
 @click.option("--shard", "shard_of", metavar="I/N", callback=_shard, help="Batch mode: process only part I of N (1-based) of the inputs sorted by path; N processes with I=1..N cover each input exactly once.")
@@ -52,11 +52,14 @@ def _kinds(ctx, param, value: str) -> list[str]:
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
 def command(inputs, overlay, heatmap, maps, npz, out_dir, kinds, overwrite, shard_of, manifest_to, model, device, backend,
             batch_size, precision, alpha, colormap, quiet):
-    """Predict where people look in INPUT videos.
+    """Predict where people look in INPUT videos and images (PNG, JPEG, WebP, BMP, TIFF: a
+    photo is a one-frame video).
 
     \b
     One video, outputs named explicitly:
       uva saliency clip.mp4 --overlay clip.overlay.mp4 --maps clip_maps/
+    A photo, overlay as an image:
+      uva saliency photo.jpg --overlay photo.overlay.jpg --maps photo_maps/
     Many videos or folders (recursively), outputs under a folder:
       uva saliency videos/ more.mp4 --out-dir results/ --write overlay,npz
     A batch split over 4 processes, with a log of every input:
