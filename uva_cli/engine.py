@@ -83,17 +83,16 @@ def load_predictor(model: str = "uva-dva-64", device: str = "auto", batch_size: 
     backend "onnx" exports the graph once (kept in the uva cache, see `onnx_cache_path`) and runs
     it on ONNX Runtime's CPU provider; "auto" takes it on the CPU when ONNX Runtime is installed
     (the same maps for about 0.6x the CPU time per frame of PyTorch on one thread), else PyTorch.
-    A model ending in .onnx is a graph written by `uva export`, run as it is on ONNX Runtime. `threads` for the network on the
-    CPU, 0: `pipeline_threads()`, what a streaming video leaves it. precision "auto" is fp16 on
-    CUDA (half the memory traffic; maps within 3e-3 of their peak of fp32's) and fp32
-    elsewhere; fp16 runs on PyTorch.
+    A model ending in .onnx is a graph written by `uva export`, run as it is on ONNX Runtime.
+    `threads` for the network on the CPU, 0: `pipeline_threads()`, what a streaming video leaves
+    it. precision "auto" is fp16 on CUDA (half the memory traffic; maps within 5e-3 of their peak
+    of fp32's) and fp32 elsewhere; fp16 runs on PyTorch.
     """
     import torch
 
     from .errors import UvaError, WeightsError
     from .models.blocks import fold_batchnorm
     from .models.registry import load_model
-    from .models.student import UVANet
 
     if backend not in ("auto", "torch", "onnx"):
         raise ValueError(f"unknown backend {backend!r}: auto, torch or onnx")
@@ -124,10 +123,7 @@ def load_predictor(model: str = "uva-dva-64", device: str = "auto", batch_size: 
             raise WeightsError(f"{model}: no such ONNX file")
         return Predictor(model=None, name=str(model), device=device, batch_size=max(1, int(batch_size)),
                          backend=backend, session=onnx_session(model, threads))
-    net = load_model(model)
-    if not isinstance(net, UVANet):
-        raise WeightsError(f"{model}: a teacher network (used to train students), not a student; "
-                           f"choose uva-dva-64 or uva-dva-32")
+    net = load_model(model)  # a student, or a teacher (slower, better: same interface)
     # channels-last: what the first convolution sees anyway (frames arrive NHWC); 5-12 % faster
     # on CPU than converting every layer's output back and forth
     net = fold_batchnorm(net).to(device, memory_format=torch.channels_last).eval()
