@@ -6,14 +6,15 @@ from pathlib import Path
 
 import click
 
-from .train import finish, settings
+from .options import WeightsRef
+from .train import crossval_option, finish, settings
 
 
 @click.command("distill")
 @click.option("--data", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True,
               help="Video dataset folder (any layout `uva eval` reads: fixation CSV, DHF1K, AVS1K).")
-@click.option("--spatial-teacher", type=click.Path(exists=True, dir_okay=False), help="Spatial teacher weights (uva train --model teacher-spatial).")
-@click.option("--temporal-teacher", type=click.Path(exists=True, dir_okay=False), help="Temporal teacher weights (uva train --model teacher-temporal).")
+@click.option("--spatial-teacher", type=WeightsRef(), help="Spatial teacher: teacher-spatial or a weights file (uva train --model teacher-spatial).")
+@click.option("--temporal-teacher", type=WeightsRef(), help="Temporal teacher: teacher-temporal or a weights file (uva train --model teacher-temporal).")
 @click.option("--student", type=click.Choice(["uva-dva-64", "uva-dva-32"]), default="uva-dva-64", show_default=True)
 @click.option("--images", type=click.Path(exists=True, file_okay=False, path_type=Path), help="Still-image fixation dataset mixed into batches.")
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="JSON training settings.")
@@ -30,8 +31,9 @@ from .train import finish, settings
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to train [default auto].")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run.")
 @click.option("--publish", "publish_as", metavar="NAME", help="Install the distilled student as weights/NAME.pt with a model card.")
+@crossval_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
-def command(data, student, images, config_file, out, fusion_epochs, resume, publish_as, quiet, **overrides):
+def command(data, student, images, config_file, out, fusion_epochs, resume, publish_as, crossval, quiet, **overrides):
     """Distil a student from a spatial and a temporal teacher (UVA-Net's two stages).
 
     Stage 1 trains the shared trunk with the spatial branch against ground truth + the spatial
@@ -48,4 +50,4 @@ def command(data, student, images, config_file, out, fusion_epochs, resume, publ
     from ..train.distill import distill
 
     cfg = settings(student, data, images, config_file, out or Path("runs") / f"distill-{student}", overrides)
-    finish(distill(cfg, fusion_epochs, resume=resume, progress=not quiet), publish_as)
+    finish(distill(cfg, fusion_epochs, resume=resume, progress=not quiet), publish_as, crossval)

@@ -18,3 +18,19 @@ precision = click.option("--precision", default="auto", show_default=True,
                          type=click.Choice(["auto", "fp32", "fp16"]),
                          help="Network precision: auto is fp16 on CUDA (PyTorch; maps within 5e-3 of fp32's), "
                               "fp32 on the CPU.")
+
+
+class WeightsRef(click.ParamType):
+    """A model name from the registry (`uva models`) or a weights file, wherever weights are asked for."""
+
+    name = "NAME|FILE"
+
+    def convert(self, value, param, ctx):
+        from pathlib import Path
+
+        from ..models.registry import manifest
+
+        if str(value) in manifest() or Path(value).is_file():
+            return str(value)
+        names = ", ".join(sorted(manifest()))
+        self.fail(f"{value!r} is neither a model name ({names}) nor a weights file", param, ctx)

@@ -10,7 +10,13 @@ from pathlib import Path
 
 import click
 
+from .options import WeightsRef
+
 MODEL_NAMES = ("uva-dva-64", "uva-dva-32", "teacher-spatial", "teacher-temporal")
+
+crossval_option = click.option(
+    "--crossval", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="With --publish: a crossval.json from benchmarks/crossval.py whose scores go on the model card.")
 
 
 @click.command("train")
@@ -29,13 +35,14 @@ MODEL_NAMES = ("uva-dva-64", "uva-dva-32", "teacher-spatial", "teacher-temporal"
 @click.option("--lr", type=float, help="Peak learning rate [default 2e-3].")
 @click.option("--seed", type=int, help="Seed for split, sampling and initialisation [default 0].")
 @click.option("--image-fraction", type=click.FloatRange(0, 1), help="Share of each batch from --images (1: images only, i.e. pretraining) [default 0.25].")
-@click.option("--init", type=click.Path(exists=True, dir_okay=False), help="Start from these weights (e.g. a teacher pretrained on images).")
+@click.option("--init", type=WeightsRef(), help="Start from these weights: a model name (uva-dva-64, …) or a file.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to train [default auto].")
 @click.option("--threads", type=click.IntRange(0), help="CPU threads for torch (0: default).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from its last.pt.")
 @click.option("--publish", "publish_as", metavar="NAME", help="Copy the best checkpoint to weights/NAME.pt with a model card.")
+@crossval_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
-def command(model, data, images, config_file, out, resume, publish_as, quiet, **overrides):
+def command(model, data, images, config_file, out, resume, publish_as, crossval, quiet, **overrides):
     """Train a student on ground-truth maps, or a teacher, validating on held-out videos each epoch.
 
     \b
@@ -50,7 +57,7 @@ def command(model, data, images, config_file, out, resume, publish_as, quiet, **
 
     cfg = settings(model, data, images, config_file, out, overrides)
     run = train(cfg, resume=resume, progress=not quiet)
-    finish(run, publish_as)
+    finish(run, publish_as, crossval)
 
 
 def settings(model: str, data: Path, images: Path | None, config_file: Path | None, out: Path | None,
@@ -89,11 +96,11 @@ def command_line() -> str:
     return " ".join(parts)
 
 
-def finish(run: Path, publish_as: str | None) -> None:
+def finish(run: Path, publish_as: str | None, crossval: Path | None = None) -> None:
     from ..train.publish import publish
 
     click.echo(f"uva: run folder {run}", err=True)
     if publish_as:
-        row = publish(run, publish_as, command_line())
+        row = publish(run, publish_as, command_line(), crossval=crossval)
         click.echo(f"uva: published {publish_as}: {row['parameters']:,} parameters, {row['bytes']:,} bytes, "
                    f"val NSS {row['validation'].get('nss', float('nan')):.3f}", err=True)

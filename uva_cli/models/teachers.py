@@ -1,103 +1,120 @@
-"""High-resolution teachers for coupled knowledge distillation.
+"""High-resolution teachers for coupled knowledge distillation, built on an ImageNet MobileNetV2.
 
-Both read 256x256 frames (4x the side of uva-dva-64, 8x uva-dva-32) and predict a 64x64 map,
-which is pooled to the student's resolution to supervise it. They are wider and deeper than the
-students and see 16x more pixels, yet stay trainable on a CPU: a stride-8 patch stem brings the
-picture to 32x32, dense residual 3x3 stages (dense convolutions use a CPU far better than
-depthwise ones) work at 32, 16 and 8, and a top-down path merges the three scales.
+25 eye-tracked videos cannot teach a network what a face, a person or a ball is; an ImageNet
+encoder already knows. Both teachers read 256x256 frames through the same frozen MobileNetV2
+(converted from its original file, see `pretrained.py`) and learn only a small readout on its
+activations, plus a learned log centre prior:
 
-- spatial teacher: frame t alone (3 channels);
-- temporal teacher: frame t plus the differences t - t+1 and t+1 - t+2 (9 channels), so it sees
-  two steps of motion where the students see one.
+- `features(x)`: the encoder's stride-8, 16 and 32 activations brought to the stride-16 grid
+  (16x16 at 256 px) and stacked with a 4x4 space-to-depth of the frame's brightness (its motion
+  cue) and, with `faces`, BlazeFace's face maps at two scales (faces.py): one tensor per frame,
+  so a video pays the encoder once per frame and training can cache it (part by part);
+- `fuse(f_t, f_next)`: the readout. The spatial teacher reads frame t's features; the temporal
+  teacher also reads their change to frame t+1 (feature and brightness differences), which is
+  where moving things show.
+
+They share the students' interface (`features`, `fuse`, `cfg.input_size`), so `uva saliency`,
+`uva eval` and `uva bench` run them like any model: slower, and better.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .blocks import conv_bn
+from .faces import BlazeFace
+from .pretrained import MobileNetV2
 from .student import centre_prior_logits
+
+BRIGHTNESS = 16  # channels of the 4x4 space-to-depth brightness grid
+ENCODER = sum(MobileNetV2.taps.values()) + BRIGHTNESS  # 464 channels of the "encoder" part
+FACES = 4  # face maps: two BlazeFace heads, on the frame at teacher size and at half of it
 
 
 @dataclass(frozen=True)
 class TeacherConfig:
     name: str
-    in_channels: int
+    motion: bool  # read the change from frame t to t+1 as well (the temporal teacher)
+    faces: bool = True  # add BlazeFace's face maps to the features
     input_size: int = 256
-    patch: int = 8
-    widths: tuple[int, ...] = (48, 96, 160)  # one stage per width, each halving the side after the first
-    blocks: int = 2  # residual blocks per stage
-    neck: int = 64
-    prior: int = 16
+    hidden: int = 64  # readout width
+    prior: int = 16  # side of the learned centre-prior grid
     output_size: int = 64
 
     @classmethod
     def from_dict(cls, d: dict) -> "TeacherConfig":
-        return cls(**{**d, "widths": tuple(int(w) for w in d["widths"])})
+        return cls(**d)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 TEACHERS: dict[str, TeacherConfig] = {
-    "teacher-spatial": TeacherConfig("teacher-spatial", in_channels=3),
-    "teacher-temporal": TeacherConfig("teacher-temporal", in_channels=9),
+    "teacher-spatial": TeacherConfig("teacher-spatial", motion=False),
+    "teacher-temporal": TeacherConfig("teacher-temporal", motion=True),
 }
-
-
-class ResBlock(nn.Module):
-    """Two 3x3 conv-BN layers with an identity shortcut."""
-
-    def __init__(self, channels: int):
-        super().__init__()
-        self.body = nn.Sequential(conv_bn(channels, channels), conv_bn(channels, channels, act=False))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu6(x + self.body(x))
 
 
 class Teacher(nn.Module):
     def __init__(self, cfg: TeacherConfig):
         super().__init__()
         self.cfg = cfg
-        self.stem = nn.Sequential(nn.Conv2d(cfg.in_channels, cfg.widths[0], cfg.patch, cfg.patch, bias=False),
-                                  nn.BatchNorm2d(cfg.widths[0]), nn.ReLU6(inplace=True))
-        stages, lateral, cin = [], [], cfg.widths[0]
-        for i, width in enumerate(cfg.widths):
-            down = [conv_bn(cin, width, stride=2)] if i else []
-            stages.append(nn.Sequential(*down, *[ResBlock(width) for _ in range(cfg.blocks)]))
-            lateral.append(conv_bn(width, cfg.neck, kernel=1))
-            cin = width
-        self.stages, self.lateral = nn.ModuleList(stages), nn.ModuleList(lateral)
-        self.smooth = conv_bn(cfg.neck, cfg.neck)
-        self.head = nn.Conv2d(cfg.neck, 1, 1)
+        self.encoder = MobileNetV2()
+        if cfg.faces:
+            self.faces = BlazeFace()
+        channels = ENCODER + (FACES if cfg.faces else 0)
+        cin = 2 * channels if cfg.motion else channels
+        self.readout = nn.Sequential(
+            nn.Conv2d(cin, cfg.hidden, 1), nn.BatchNorm2d(cfg.hidden), nn.ReLU(inplace=True),
+            nn.Conv2d(cfg.hidden, cfg.hidden, 3, padding=1, groups=cfg.hidden // 16), nn.ReLU(inplace=True),
+            nn.Conv2d(cfg.hidden, 1, 1))
         self.prior = nn.Parameter(centre_prior_logits(cfg.prior))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (B, in_channels, 256, 256) in [-1, 1] -> logits (B, 1, 64, 64)."""
-        y, feats = self.stem(x), []
-        for stage in self.stages:
-            y = stage(y)
-            feats.append(y)
-        top = self.lateral[-1](feats[-1])
-        for lateral, feat in zip(reversed(self.lateral[:-1]), reversed(feats[:-1])):
-            top = F.interpolate(top, size=feat.shape[-2:], mode="bilinear", align_corners=False) + lateral(feat)
-        z = self.head(self.smooth(top))
+    def parts(self) -> dict[str, nn.Module]:
+        """The frozen networks behind `features`, in channel order, by part name."""
+        return {"encoder": self.encoder, **({"faces": self.faces} if self.cfg.faces else {})}
+
+    def part_features(self, part: str, x: torch.Tensor) -> torch.Tensor:
+        """One part's channels of `features` on the stride-16 grid."""
+        grid = (x.shape[-2] // 16, x.shape[-1] // 16)
+        if part == "faces":
+            half = F.interpolate(x, scale_factor=0.5, mode="bilinear", align_corners=False, antialias=True)
+            return torch.cat([self.faces.face_map(x, grid), self.faces.face_map(half, grid)], 1)
+        taps = self.encoder(x)
+        brightness = F.adaptive_avg_pool2d(x.mean(1, keepdim=True), (grid[0] * 4, grid[1] * 4))
+        return torch.cat([F.adaptive_avg_pool2d(taps[8], grid), taps[16],
+                          F.interpolate(taps[32], size=grid, mode="bilinear", align_corners=False),
+                          F.pixel_unshuffle(brightness, 4)], 1)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 3, S, S) frames in [-1, 1] -> (B, channels, S/16, S/16)."""
+        return torch.cat([self.part_features(part, x) for part in self.parts()], 1)
+
+    def fuse(self, f_t: torch.Tensor, f_next: torch.Tensor) -> torch.Tensor:
+        """Logits (B, 1, out, out) from the features of frame t and t+1."""
+        z = torch.cat([f_t, f_t - f_next], 1) if self.cfg.motion else f_t
+        z = self.readout(z)
         z = z + F.interpolate(self.prior, size=z.shape[-2:], mode="bilinear", align_corners=False)
         side = self.cfg.output_size
         return F.interpolate(z, size=(side, side), mode="bilinear", align_corners=False)
 
-
-def teacher_input(cfg: TeacherConfig, frames: list[torch.Tensor]) -> torch.Tensor:
-    """Normalised frames t, t+1, t+2 (B, 3, H, W) -> the teacher's input channels."""
-    if cfg.in_channels == 3:
-        return frames[0]
-    return torch.cat([frames[0], frames[0] - frames[1], frames[1] - frames[2]], 1)
+    def forward(self, x_t: torch.Tensor, x_next: torch.Tensor) -> torch.Tensor:
+        return self.fuse(self.features(x_t), self.features(x_next))
 
 
-def build_teacher(name: str) -> Teacher:
-    return Teacher(TEACHERS[name])
+def build_teacher(name: str, pretrained: bool = False, **changes) -> Teacher:
+    """A teacher network; `pretrained` fills its encoder (and face detector) from the original
+    files (training starts there; a saved teacher carries them in its own checkpoint). `changes`
+    alter fields of its config row."""
+    from .faces import blazeface
+    from .pretrained import mobilenet_v2
+
+    teacher = Teacher(replace(TEACHERS[name], **changes))
+    if pretrained:
+        teacher.encoder.load_state_dict(mobilenet_v2().state_dict())
+        if teacher.cfg.faces:
+            teacher.faces.load_state_dict(blazeface().state_dict())
+    return teacher

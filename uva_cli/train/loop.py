@@ -34,6 +34,7 @@ log = logging.getLogger("uva")
 @dataclass
 class TrainConfig:
     model: str = "uva-dva-64"  # a student or teacher name
+    arch: dict = field(default_factory=dict)  # changes to that model's config row (ablations), e.g. {"faces": false}
     data: str = ""  # video dataset (any layout the dataset reader knows)
     images: str | None = None  # optional still-image dataset, used as static pairs
     out: str = "runs/uva-dva-64"
@@ -56,6 +57,8 @@ class TrainConfig:
     val_videos: tuple[str, ...] = ()  # validate on these instead of the seeded split (cross-validation)
     exclude: tuple[str, ...] = ()  # videos neither trained nor validated on (kept for a later test)
     seed: int = 0
+    select: str = "best"  # best.pt: the epoch with the best validation NSS, or "last" (cross-validation,
+    # and always when nothing is held out: val_fraction 0 trains on every video)
     augment: bool = True
     aux_weight: float = 0.5  # joint stage: weight of the spatial and temporal heads' own losses
     loss: LossWeights = field(default_factory=LossWeights)
@@ -219,7 +222,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         if main:
             scores = score(recipe, model, data)
             seconds = time.perf_counter() - started
-            improved = scores["nss"] > best
+            improved = cfg.select == "last" or not data.val_names or scores["nss"] > best
             if improved:
                 best = scores["nss"]
                 _save_best(run, model, epoch + 1, scores, data, cfg.seed)

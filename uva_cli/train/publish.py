@@ -14,7 +14,9 @@ from ..models.student import count_parameters
 from ..models.teachers import Teacher
 
 
-def publish(run: Path, name: str, command: str, dest: Path | None = None) -> dict:
+def publish(run: Path, name: str, command: str, dest: Path | None = None, crossval: Path | None = None) -> dict:
+    """Install run's best.pt as `name`; `crossval` is a crossval.json (benchmarks/crossval.py)
+    whose rows for this kind of model, the centre bias and the mean fixation map go on the card."""
     dest = dest or weights_dir()
     run = Path(run)
     blob = load_checkpoint(run / "best.pt")
@@ -38,6 +40,9 @@ def publish(run: Path, name: str, command: str, dest: Path | None = None) -> dic
     table[name] = row
     manifest_path.write_text(json.dumps(table, indent=2) + "\n")
     card = _card(name, _describe(model), row, config, baseline, blob["meta"], history, minutes, command)
+    card += _sources_section(_sources(model, config))
+    if crossval:
+        card += _crossval_section(json.loads(Path(crossval).read_text()), config["model"])
     (dest / f"{name}.md").write_text(card)
     return row
 
@@ -45,10 +50,65 @@ def publish(run: Path, name: str, command: str, dest: Path | None = None) -> dic
 def _describe(model) -> str:
     side = f"{model.cfg.input_size}x{model.cfg.input_size}"
     if isinstance(model, Teacher):
-        seen = "frame t" if model.cfg.in_channels == 3 else "frame t and two frame differences"
-        return (f"High-resolution teacher for coupled distillation, {side} input, {seen} in, 64x64 map out "
-                f"(training only; not usable by `uva saliency`).")
+        seen = "frame t and its change to t+1" if model.cfg.motion else "frame t"
+        faces = " and BlazeFace face maps" if model.cfg.faces else ""
+        return (f"High-resolution teacher for coupled distillation: a readout on a frozen ImageNet MobileNetV2"
+                f"{faces}, {side} input, {seen} in, 64x64 map out. Also a model of its own "
+                f"(`uva saliency --model {model.cfg.name}`): slower than the students, and better.")
     return f"UVA-Net student (CA-Res blocks), {side} input, frame t plus t+1."
+
+
+def _sources(model, config: dict) -> list[str]:
+    """Names (pretrained.SOURCES) of the pretrained files this model is built on, directly or
+    through the teachers it was distilled from."""
+    names = list(model.parts()) if isinstance(model, Teacher) else []
+    names = ["mobilenet_v2" if n == "encoder" else "blazeface" for n in names]
+    for key in ("spatial_teacher", "temporal_teacher"):
+        if config.get(key):
+            teacher = build_from_checkpoint(load_checkpoint(config[key]))
+            names += _sources(teacher, {})
+    return list(dict.fromkeys(names))
+
+
+def _sources_section(names: list[str]) -> str:
+    from ..models.pretrained import SOURCES
+
+    if not names:
+        return ""
+    rows = "\n".join(f"| `{SOURCES[n].file}` | {SOURCES[n].origin} | {SOURCES[n].licence} | `{SOURCES[n].sha256}` |"
+                     for n in names)
+    return f"""
+Pretrained networks this model builds on (directly, or through its teachers), from `../shared/pretrained/`:
+
+| file | source | licence | sha256 |
+|---|---|---|---|
+{rows}
+"""
+
+
+def _crossval_section(cv: dict, model: str) -> str:
+    import numpy as np
+
+    results = cv["results"]
+    rows = []
+    for name in (model, "centre bias", "mean fixation map"):
+        if name not in results[0]:
+            continue
+        cells = []
+        for m in ("nss", "cc", "auc_judd"):
+            v = np.array([r[name][m] for r in results])
+            cells.append(f"{v.mean():.3f} ± {v.std(ddof=1):.3f}")
+        rows.append(f"| {name} | {' | '.join(cells)} |")
+    table = "\n".join(rows)
+    return f"""
+Cross-validated scores (`benchmarks/crossval.py`: {len(results)} folds by video, every model trained on
+the other videos with the settings above and scored on the fold's videos; mean ± standard deviation
+over folds; the baselines on the same frames):
+
+| predictor | NSS | CC | AUC-Judd |
+|---|---|---|---|
+{table}
+"""
 
 
 def _card(name, what, row, config, baseline, meta, history, minutes, command) -> str:

@@ -1,6 +1,7 @@
 """What is trained, on what, against what: one recipe per kind of run.
 
-- TeacherRecipe: a high-resolution teacher (256 px frames) against ground-truth maps at 64x64.
+- TeacherRecipe: a teacher's readout on its frozen ImageNet encoder's cached features of 256 px
+  frames, against ground-truth maps at 64x64.
 - StudentRecipe, stage "joint": a student against ground truth on all three heads.
 - StudentRecipe, stage "coupled" (distillation stage 1): the shared trunk and the two branches;
   the spatial head against ground truth + the spatial teacher's soft map, the temporal head
@@ -24,8 +25,9 @@ import torch.nn.functional as F
 
 from ..evaluation import model_predictions
 from ..models.student import STUDENTS, build_student, normalise, probability_maps
-from ..models.teachers import TEACHERS, build_teacher, teacher_input
+from ..models.teachers import BRIGHTNESS, ENCODER, TEACHERS, build_teacher
 from .augment import augment
+from .features import frame_features, round_frozen
 from .losses import kld, mse, saliency_loss
 
 TEACHER_SIDE = 256
@@ -58,77 +60,97 @@ def _batched(indices: np.ndarray, size: int = 128) -> Iterator[np.ndarray]:
 
 
 class TeacherRecipe:
+    """A teacher's readout on its frozen encoder's cached features (see features.py): batches are
+    (features of frame t, of frame t+1, ground truth), flipped left-right at random."""
+
     def __init__(self, cfg):
-        self.cfg, self.tcfg = cfg, TEACHERS[cfg.model]
+        self.cfg = cfg
         self.sizes = (TEACHER_OUT, TEACHER_SIDE)
+        self.feats: dict[str, list[np.ndarray]] = {}
 
     def build(self):
-        return build_teacher(self.cfg.model)
+        model = build_teacher(self.cfg.model, pretrained=not self.cfg.init, **self.cfg.arch)
+        round_frozen(model)
+        return model
 
     def prepare(self, data, device: str, progress: bool) -> None:
         self.device = device
+        model = self.build().to(device)
+        self.feats["videos"] = frame_features(model, data.videos[TEACHER_SIDE], device, progress)
+        if data.images:
+            self.feats["images"] = frame_features(model, data.images[TEACHER_SIDE], device, progress)
 
     def freeze(self, model) -> None:
-        pass
+        for part in model.parts().values():
+            part.eval()
+            for p in part.parameters():
+                p.requires_grad_(False)
 
-    def _part(self, caches: dict, idx: np.ndarray) -> dict[str, torch.Tensor]:
+    def _part(self, caches: dict, idx: np.ndarray, kind: str) -> dict[str, torch.Tensor]:
         if len(idx) == 0:
             return {}
-        frames = _three_frames(caches[TEACHER_SIDE], idx)
-        return {"f0": frames[0], "f1": frames[1], "f2": frames[2], "target": _density(caches[TEACHER_OUT], idx)}
+        feats, cache = self.feats[kind], caches[TEACHER_SIDE]
+        return {"f_t": _stacked(feats, idx), "f_n": _stacked(feats, cache.next_index(idx)),
+                "target": _density(caches[TEACHER_OUT], idx)}
 
     def batch(self, data, vid: np.ndarray, img: np.ndarray, g) -> dict[str, torch.Tensor]:
-        b = _gather([self._part(data.videos, vid), self._part(data.images, img)])
+        b = _gather([self._part(data.videos, vid, "videos"), self._part(data.images, img, "images")])
         if self.cfg.augment:
-            frames, (b["target"],) = augment([b["f0"], b["f1"], b["f2"]], [b["target"]], g)
-            b["f0"], b["f1"], b["f2"] = frames
+            flip = torch.rand(len(b["target"]), generator=g) < 0.5
+            for key in ("f_t", "f_n"):
+                b[key][flip] = flip_features(b[key][flip])
+            b["target"][flip] = b["target"][flip].flip(-1)
         return b
 
     def loss(self, model, b: dict[str, torch.Tensor]) -> torch.Tensor:
-        x = teacher_input(self.tcfg, [b["f0"], b["f1"], b["f2"]])
-        return saliency_loss(model(x), b["target"], self.cfg.loss)
+        return saliency_loss(model.fuse(b["f_t"], b["f_n"]), b["target"], self.cfg.loss)
 
     def predict(self, model, data, indices: np.ndarray):
-        for idx, maps in teacher_batches(model, data.videos[TEACHER_SIDE], indices, self.device):
+        for idx, maps in teacher_batches(model, self.feats["videos"], data.videos[TEACHER_SIDE], indices, self.device):
             yield from zip(idx.tolist(), maps)
 
 
-def _three_frames(cache, idx: np.ndarray) -> list[torch.Tensor]:
-    """Normalised frames t, t+1, t+2 (clamped at the end of each video)."""
-    n1 = cache.next_index(idx)
-    return [_frames(cache, idx), _frames(cache, n1), _frames(cache, cache.next_index(n1))]
+def _stacked(feats: list[np.ndarray], idx: np.ndarray) -> torch.Tensor:
+    """Cached feature parts of frames idx, joined on channels as `Teacher.features` joins them."""
+    return torch.from_numpy(np.concatenate([part[idx] for part in feats], 1).astype(np.float32))
+
+
+def flip_features(f: torch.Tensor) -> torch.Tensor:
+    """Teacher features of the mirrored frame, near enough: the grid mirrored, and the 4x4
+    brightness sub-blocks (the encoder part's last BRIGHTNESS channels) mirrored inside each cell."""
+    f = f.flip(-1)
+    start = ENCODER - BRIGHTNESS
+    order = torch.arange(BRIGHTNESS).view(4, 4).flip(-1).flatten() + start
+    f[:, start:ENCODER] = f[:, order]
+    return f
 
 
 @torch.inference_mode()
-def teacher_batches(model, cache, indices: np.ndarray, device: str) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(indices, (B, 64, 64) probability maps) of a teacher over cached 256 px frames."""
+def teacher_batches(model, feats: list[np.ndarray], cache, indices: np.ndarray,
+                    device: str) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(indices, (B, 64, 64) probability maps) of a teacher from cached encoder features."""
     was = model.training
     model.eval()
     for idx in _batched(indices):
-        x = teacher_input(model.cfg, [f.to(device) for f in _three_frames(cache, idx)])
-        yield idx, probability_maps(model(x)).float().cpu().numpy()
+        f_t, f_n = _stacked(feats, idx).to(device), _stacked(feats, cache.next_index(idx)).to(device)
+        yield idx, probability_maps(model.fuse(f_t, f_n)).float().cpu().numpy()
     model.train(was)
 
 
 def teacher_maps(weights: str, cache, device: str = "cpu", progress: bool = True) -> np.ndarray:
     """(N, 64, 64) float16 soft maps of a teacher over a 256 px cache, computed once and kept in
     the cache folder under the teacher's sha256."""
-    from rich.progress import Progress
-
-    from ..models.registry import build_from_checkpoint, load_checkpoint, resolve, sha256
+    from ..models.registry import load_model, resolve, sha256
 
     path, _ = resolve(weights)
     target = Path(cache.path) / f"teacher-{sha256(path)[:16]}.npy"
     if target.exists():
         return np.load(target, mmap_mode="r")
-    blob = load_checkpoint(weights)
-    model = build_from_checkpoint(blob).to(device).eval()
+    model = load_model(weights).to(device)
+    feats = frame_features(model, cache, device, progress)
     out = np.zeros((len(cache), TEACHER_OUT, TEACHER_OUT), np.float16)
-    with Progress(transient=True, disable=not progress) as bar:
-        task = bar.add_task(f"soft maps of {blob['config']['name']}", total=len(cache))
-        for idx, maps in teacher_batches(model, cache, np.arange(len(cache)), device):
-            out[idx] = maps
-            bar.advance(task, len(idx))
+    for idx, maps in teacher_batches(model, feats, cache, np.arange(len(cache)), device):
+        out[idx] = maps
     tmp = target.with_name(target.name + ".part.npy")
     np.save(tmp, out)
     tmp.replace(target)
@@ -145,7 +167,8 @@ class StudentRecipe:
         self.soft: dict[str, dict[str, np.ndarray]] = {}
 
     def build(self):
-        return build_student(self.cfg.model)
+        row = STUDENTS[self.cfg.model]
+        return build_student(type(row).from_dict({**row.to_dict(), **self.cfg.arch}))
 
     def prepare(self, data, device: str, progress: bool) -> None:
         """Soft maps of each given teacher, for videos and images alike."""
@@ -186,6 +209,10 @@ class StudentRecipe:
             keys = [k for k in b if k == "target" or k.startswith("soft_")]
             (b["x_t"], b["x_n"]), maps = augment([b["x_t"], b["x_n"]], [b[k] for k in keys], g)
             b.update(zip(keys, maps))
+            # time reversal: half the pairs play backwards (frame t+1 then t), so motion is
+            # learnt as change, not as one direction of it; the map of frame t stays the target
+            back = torch.rand(len(b["x_t"]), generator=g) < 0.5
+            b["x_t"][back], b["x_n"][back] = b["x_n"][back], b["x_t"][back].clone()
         return b
 
     def _distill(self, logits: torch.Tensor, soft: torch.Tensor) -> torch.Tensor:

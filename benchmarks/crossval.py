@@ -1,0 +1,153 @@
+"""Leave-videos-out cross-validation of teachers and distilled students, with the baselines.
+
+The 25 videos are cut into 5 seeded folds of 5 (by video, never by frame). For each fold the
+spatial and the temporal teacher are trained on the other 20 videos (+ the still images), then,
+with --student, a student is distilled from those two teachers on the same 20 videos. Every model
+keeps its last epoch (`select="last"`: no epoch is picked on the fold it is scored on) and is scored
+on the fold's 5 videos, beside two baselines scored on the same frames: the Gaussian centre bias
+and the mean fixation map of the fold's training videos (a static prior learned from the data).
+
+Writes RUNS/crossval.json and a markdown table RUNS/crossval.md (mean ± standard deviation over
+folds, per-fold NSS, NSS as a multiple of the centre bias's).
+
+    python benchmarks/crossval.py --runs runs/cv                      # teachers only, minutes
+    python benchmarks/crossval.py --runs runs/cv --student uva-dva-64 # + distilled students
+    python benchmarks/crossval.py --runs runs/cv-b --teacher-set hidden=96 --student-set lr=0.003
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from dataclasses import fields, replace
+from pathlib import Path
+
+import numpy as np
+
+from uva_cli.data.cache import build_cache
+from uva_cli.evaluation import centre_predictions, score_cache
+from uva_cli.train.distill import distill
+from uva_cli.train.loop import TrainConfig, train
+
+FOLDS = 5
+METRICS = ("nss", "cc", "auc_judd")
+TEACHER_DEFAULTS = dict(epochs=6, steps_per_epoch=100, batch_size=64, lr=2e-3, warmup_steps=50)
+
+
+def folds(names: list[str], k: int = FOLDS, seed: int = 0) -> list[list[str]]:
+    """All videos in k disjoint, seeded folds."""
+    order = np.random.default_rng(seed).permutation(len(names))
+    return [sorted(names[i] for i in chunk) for chunk in np.array_split(order, k)]
+
+
+def parse_settings(pairs: list[str]) -> dict:
+    """key=value pairs (values as JSON where they parse) for TrainConfig fields."""
+    names = {f.name for f in fields(TrainConfig)}
+    out = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        if key not in names:
+            raise SystemExit(f"crossval: unknown setting {key!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def last_scores(run: Path) -> dict[str, float]:
+    with open(run / "history.csv") as fh:
+        row = list(csv.DictReader(fh))[-1]
+    return {m: float(row[m]) for m in METRICS}
+
+
+def mean_prior_scores(data: str, train_names: list[str], val_names: list[str], val_step: int) -> dict[str, float]:
+    """The mean ground-truth density of the training videos' frames as one static map."""
+    cache = build_cache(data, 64, progress=False)
+    prior = np.asarray(cache.density[cache.frames_of(train_names)], np.float64).mean(0)
+    val = cache.frames_of(val_names)[::val_step]
+    return score_cache(((int(i), prior) for i in val), cache).pooled()
+
+
+def centre_scores(data: str, val_names: list[str], val_step: int) -> dict[str, float]:
+    cache = build_cache(data, 64, progress=False)
+    return score_cache(centre_predictions(cache, cache.frames_of(val_names)[::val_step]), cache).pooled()
+
+
+def run_fold(k: int, fold: list[str], base: TrainConfig, args, runs: Path) -> dict[str, dict[str, float]]:
+    out = runs / f"fold-{k}"
+    common = replace(base, val_videos=tuple(fold), select="last")
+    rows: dict[str, dict[str, float]] = {}
+    teachers = {}
+    for name in ("teacher-spatial", "teacher-temporal"):
+        run = out / name
+        if not (run / "history.csv").exists() or not (run / "best.pt").exists():
+            train(replace(common, model=name, out=str(run), **TEACHER_DEFAULTS, **args.teacher_set), progress=False)
+        teachers[name] = str(run / "best.pt")
+        rows[name] = last_scores(run)
+    if args.student:
+        run = out / args.student
+        if not (run / "stage2" / "best.pt").exists():
+            cfg = replace(common, model=args.student, out=str(run), spatial_teacher=teachers["teacher-spatial"],
+                          temporal_teacher=teachers["teacher-temporal"], **args.student_set)
+            distill(cfg, args.fusion_epochs, progress=False)
+        rows[args.student] = last_scores(run / "stage2")
+    names = build_cache(base.data, 64, progress=False).names
+    train_names = [n for n in names if n not in fold]
+    rows["centre bias"] = centre_scores(base.data, fold, base.val_step)
+    rows["mean fixation map"] = mean_prior_scores(base.data, train_names, fold, base.val_step)
+    return rows
+
+
+def table(results: list[dict[str, dict[str, float]]], fold_list: list[list[str]]) -> str:
+    names = list(results[0])
+    lines = ["| model | NSS | CC | AUC-Judd | NSS / centre | NSS per fold | beats centre on NSS |",
+             "|---|---|---|---|---|---|---|"]
+    centre = np.array([r["centre bias"]["nss"] for r in results])
+    for name in names:
+        cells = []
+        for m in METRICS:
+            v = np.array([r[name][m] for r in results])
+            cells.append(f"{v.mean():.3f} ± {v.std(ddof=1):.3f}")
+        nss = np.array([r[name]["nss"] for r in results])
+        wins = int((nss > centre).sum())
+        lines.append(f"| {name} | {' | '.join(cells)} | {nss.mean() / centre.mean():.2f}x | "
+                     f"{' '.join(f'{v:.2f}' for v in nss)} | {wins}/{len(results)} |")
+    folds_text = "; ".join(f"fold {k}: {', '.join(f)}" for k, f in enumerate(fold_list))
+    return "\n".join(lines) + f"\n\nFolds (by video, seed 0): {folds_text}.\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default="../shared/data/xu-hevc")
+    ap.add_argument("--images", default="../shared/data/images")
+    ap.add_argument("--runs", type=Path, required=True, help="folder for the fold runs and the table")
+    ap.add_argument("--student", choices=["uva-dva-64", "uva-dva-32"], help="also distil this student per fold")
+    ap.add_argument("--fusion-epochs", type=int, default=None)
+    ap.add_argument("--teacher-set", nargs="*", default=[], help="TrainConfig key=value for the teachers")
+    ap.add_argument("--student-set", nargs="*", default=[], help="TrainConfig key=value for the student")
+    ap.add_argument("--folds", type=int, default=FOLDS)
+    ap.add_argument("--only", type=int, nargs="*", help="run only these fold numbers")
+    ap.add_argument("--threads", type=int, default=0)
+    args = ap.parse_args()
+    args.teacher_set, args.student_set = parse_settings(args.teacher_set), parse_settings(args.student_set)
+    base = TrainConfig(data=args.data, images=args.images or None, threads=args.threads)
+    names = build_cache(args.data, 64, progress=False).names
+    fold_list = folds(names, args.folds)
+    results = []
+    for k, fold in enumerate(fold_list):
+        if args.only is None or k in args.only:
+            results.append(run_fold(k, fold, base, args, args.runs))
+            print(f"fold {k}: " + "; ".join(f"{n} NSS {r['nss']:.3f} CC {r['cc']:.3f}" for n, r in results[-1].items()),
+                  flush=True)
+    args.runs.mkdir(parents=True, exist_ok=True)
+    (args.runs / "crossval.json").write_text(json.dumps({"folds": fold_list, "results": results}, indent=2))
+    if len(results) > 1:
+        text = table(results, [fold_list[k] for k in (args.only or range(len(fold_list)))])
+        (args.runs / "crossval.md").write_text(text)
+        print(text)
+
+
+if __name__ == "__main__":
+    main()
