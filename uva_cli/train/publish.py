@@ -111,6 +111,72 @@ over folds; the baselines on the same frames):
 """
 
 
+def _first_line(folder: Path, patterns: tuple[str, ...]) -> tuple[str, str] | None:
+    """(file name, first non-empty line) of the first file in `folder` matching a pattern."""
+    for pattern in patterns:
+        for path in sorted(folder.glob(pattern)):
+            if path.is_file():
+                try:
+                    lines = path.read_text(errors="replace").splitlines()
+                except OSError:
+                    continue
+                line = next((x.strip().lstrip("#").strip() for x in lines if x.strip()), "")
+                if line:
+                    return path.name, line
+    return None
+
+
+def _folder_notes(root: Path, sub: str = "") -> list[str]:
+    """What a data folder says about itself: its README's first line and its licence file's."""
+    notes = []
+    for label, patterns in (("README", ("README*",)), ("licence file", ("LICENSE*", "LICENCE*", "COPYING*"))):
+        found = _first_line(root / sub, patterns)
+        if found:
+            notes.append(f"{label} `{sub + '/' if sub else ''}{found[0]}`: \"{found[1]}\"")
+    return notes
+
+
+def _data_cell(config: dict, baseline: dict) -> str:
+    """The training data as given (--data, --images): each folder, what was read from it (videos,
+    frames, images, as the dataset reader counts them) and what the folder's own README and
+    licence files say; no source or licence is claimed beyond that."""
+    from collections import Counter
+
+    from ..data.fixations import read_dataset
+
+    parts = []
+    for key in ("data", "images"):
+        if not config.get(key):
+            continue
+        root = Path(config[key])
+        try:
+            items = read_dataset(root).items
+        except Exception as exc:  # noqa: BLE001 - the card still names the folder
+            parts.append(f"`{root}` (not readable when the card was written: {type(exc).__name__})")
+            continue
+        videos = [it for it in items if hasattr(it, "frames")]
+        images = [it for it in items if not hasattr(it, "frames")]
+        subsets = Counter(it.name.split("/")[0] for it in images if "/" in it.name)  # image-set folders
+        counts = []
+        if videos:
+            counts.append(f"{len(videos)} videos, {sum(int(v.frames) for v in videos):,} frames")
+            excluded = [v for v in config.get("exclude") or () if any(it.name == v for it in videos)]
+            held = baseline.get("val_videos") or []
+            counts.append(f"{len(videos) - len(excluded) - len(held)} trained on, {len(held)} held out for "
+                          f"validation" + (f", {len(excluded)} excluded" if excluded else ""))
+        if images:
+            counts.append(f"{len(images):,} still images" + (
+                " (" + ", ".join(f"{n:,} in `{sub}/`" for sub, n in subsets.items()) + ")" if subsets else ""))
+            if key == "images":
+                counts.append(f"{float(config.get('image_fraction', 0.25)):g} of each batch")
+        notes = _folder_notes(root)
+        for sub in sorted(subsets):
+            notes += _folder_notes(root, sub)
+        text = f"`{root}`: " + "; ".join(counts) + "".join(f"; {n}" for n in notes)
+        parts.append(text.replace("|", "\\|"))
+    return " + ".join(parts) or "(none recorded)"
+
+
 def _card(name, what, row, config, baseline, meta, history, minutes, command) -> str:
     val = row["validation"]
     centre = baseline["centre"]
@@ -125,7 +191,7 @@ def _card(name, what, row, config, baseline, meta, history, minutes, command) ->
 | parameters | {row['parameters']:,} |
 | file | `{row['file']}`, {row['bytes']:,} bytes (fp16) |
 | sha256 | `{row['sha256']}` |
-| training data | `{config['data']}` (Xu et al. 2017 eye-tracking videos, research use) {'+ `' + config['images'] + '` still images (OSIE, NUS; MIT licence)' if config.get('images') else ''} |
+| training data | {_data_cell(config, baseline)} |
 | split | by video, seed {config['seed']}, validation videos: {', '.join(baseline['val_videos'])} |
 | best epoch | {meta.get('epoch')} of {config['epochs']}{' (0: no epoch beat the weights it started from)' if meta.get('epoch') == 0 else ''} |
 | training wall time | {minutes:.0f} min on this run's machine |
