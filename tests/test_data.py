@@ -248,7 +248,7 @@ def test_interrupted_build_leaves_nothing(video_root, tmp_path, monkeypatch):
     monkeypatch.setattr(cache_mod, "density_map_norm", interrupt)
     with pytest.raises(KeyboardInterrupt):
         build_cache(video_root, 8, cache_dir=tmp_path, progress=False, only=["beta"])
-    assert [p for p in tmp_path.rglob("*") if p.is_file() or ".tmp-" in p.name] == []
+    assert [p for p in tmp_path.rglob("*") if p.is_file() or p.name.endswith(".part")] == []
     monkeypatch.undo()
     cache = build_cache(video_root, 8, cache_dir=tmp_path, progress=False, only=["beta"])
     assert len(cache) == N and json.loads((cache.path / "meta.json").read_text())["frames"] == N

@@ -8,8 +8,8 @@ from uva_cli.errors import InputError
 import av
 
 from test_reliability import run
-from uva_cli.video import (VideoWriter, _first_frame_rotation, _mp4_boxes, _mp4_rotation, _open, iter_frames, probe,
-                           yuv420_planes)
+from uva_cli.video import VideoWriter, iter_frames, mp4, probe, yuv420_planes
+from uva_cli.video.probe import first_frame_rotation, open_container
 
 
 def test_probe_and_decode_counts(clip):
@@ -66,19 +66,19 @@ def test_rotation_metadata_is_applied(tmp_path):
 @pytest.mark.parametrize("rotation", [0, 90, 180, -90])
 def test_mp4_rotation_from_tkhd_is_what_ffmpeg_gives_the_frames(tmp_path, rotation):
     src = make_clip(tmp_path / "rot.mp4", frames=2, rotation=rotation)
-    container = _open(src)
+    container = open_container(src)
     try:
-        decoded = _first_frame_rotation(container, container.streams.video[0])
+        decoded = first_frame_rotation(container, container.streams.video[0])
     finally:
         container.close()
-    assert _mp4_rotation(src) == decoded == rotation % 360
+    assert mp4.rotation(src) == decoded == rotation % 360
 
 
 def test_rotation_is_none_outside_mp4(tmp_path):
     src = tmp_path / "clip.mkv"
     with VideoWriter(src, 64, 48, 25) as w:
         w.write(np.zeros((48, 64, 3), np.uint8), 0.0)
-    assert _mp4_rotation(src) is None and probe(src).rotation == 0
+    assert mp4.rotation(src) is None and probe(src).rotation == 0
 
 
 def test_yuv_frames_roundtrip_through_the_writer(clip, tmp_path):
@@ -198,7 +198,7 @@ def test_output_videos_stream_with_interleaved_audio_and_the_input_colours(tmp_p
     args = ("--overlay", out) if command == "saliency" else ("--reframe", "1:1", out)
     result = run(command, src, *args, "--model", random_weights, "-q")
     assert result.exit_code == 0, result.output
-    boxes = _mp4_boxes(out)
+    boxes = mp4.top_boxes(out)
     assert boxes[b"moov"][0] < boxes[b"mdat"][0]  # the index first: plays while downloading
     assert longest_run(out) < 1.0
     info = probe(out)

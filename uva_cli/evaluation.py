@@ -26,7 +26,8 @@ import numpy as np
 
 from . import metrics as M
 from .data.cache import Cache
-from .data.fixations import centre_bias, density_map_norm, fixation_map_norm, split_videos
+from .data.base import split_videos
+from .data.truth import centre_bias, density_map_norm, fixation_map_norm
 from .errors import InputError
 
 EVAL_SIDE = 256
@@ -375,11 +376,11 @@ class Evaluation:
 def evaluate(data: str | Path, kind: str, source: str | None = None, metrics: tuple[str, ...] = DEFAULT_METRICS,
              split: str = "auto", frame_step: int = 1, device: str = "auto", batch_size: int = 64,
              keep_per_video: int = 0, progress: bool = True, on_start: Callable[[int], None] | None = None,
-             on_frame: Callable[[], None] | None = None) -> Evaluation:
+             on_frame: Callable[[], None] | None = None, threads: int = 0) -> Evaluation:
     """Score one predictor on a dataset folder of any layout. kind: "model" (source: a model name or
     weights file, run on the cached frames), "pred" (source: a folder of PNG maps) or "baseline"
     (source: "centre" or "human"); `split` picks the videos (see `choose_videos`). `keep_per_video`
-    frames per video keep their maps for a report."""
+    frames per video keep their maps for a report. `threads`: CPU threads for the network (0: every core)."""
     from .data.cache import build_cache
 
     unknown = [m for m in metrics if m not in M.METRICS]
@@ -394,8 +395,9 @@ def evaluate(data: str | Path, kind: str, source: str | None = None, metrics: tu
         from .engine import load_predictor
         from .models.registry import load_checkpoint
 
-        # scored from cached frames with the torch model itself, on every core
-        predictor = load_predictor(str(source), device, batch_size, backend="torch", threads=os.cpu_count() or 1,
+        # scored from cached frames with the torch model itself, on every core unless told
+        predictor = load_predictor(str(source), device, batch_size, backend="torch",
+                                   threads=threads or os.cpu_count() or 1,
                                    precision="fp32")  # scores from the maps as trained, on any device
         held_out = load_checkpoint(str(source))["meta"].get("val_videos") or ()
     started = time.perf_counter()

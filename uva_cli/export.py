@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
+from .atomic import write_bytes
 from .errors import UvaError, WeightsError, write_failed
 
 OPSET = 17
@@ -44,24 +44,14 @@ def onnx_bytes(model, opset: int = OPSET) -> bytes:
 
 def save_atomic(path: str | os.PathLike, data: bytes) -> Path:
     """Write `data` under a temporary name unique to this writer, then rename it into place: any
-    number of processes may write the same path at once, and a reader sees a whole file or none."""
+    number of processes may write the same path at once, and a reader sees a whole file or none.
+    Readable by every user (a shared cache), unlike a temporary file's usual 0600."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+        return write_bytes(path, data, unique=True, mode=0o644)
     except OSError as exc:
         raise write_failed(path, exc) from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            os.fchmod(fh.fileno(), 0o644)  # mkstemp's 0600 would hide a shared cache from other users
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise write_failed(path, exc) from None
-        raise
-    return path
 
 
 def export_onnx(model, path: str | os.PathLike, opset: int = OPSET) -> Path:

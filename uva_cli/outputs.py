@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image
 
 from . import render
+from .atomic import commit, discard, part_path
 from .errors import OutputError, reason, write_failed
 from .threads import Worker, frames_depth
 from .video import Frame, ImageWriter, VideoInfo, is_image_name, make_parent, open_writer
@@ -50,17 +51,6 @@ def refuse_overwriting_input(source: Path, outputs: Iterable[str | os.PathLike])
     for path in outputs:
         if Path(path).resolve() == Path(source).resolve():
             raise OutputError(f"{path}: output would overwrite the input")
-
-
-def _part(path: Path) -> Path:
-    return path.with_name(f".{path.name}.part")
-
-
-def _replace(tmp: Path, final: Path) -> None:
-    """Move a finished temporary into place, replacing an older output (--overwrite)."""
-    if final.is_dir():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
 
 
 class VideoOutput:
@@ -130,9 +120,9 @@ class MapsOutput:
     native, needs_source_map = None, True
 
     def __init__(self, path: Path, info: VideoInfo):
-        self.path, self.tmp = path, _part(path)
+        self.path, self.tmp = path, part_path(path)
         _refuse_foreign_folder(path)
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        discard(self.tmp)
         make_parent(path)
         try:
             self.tmp.mkdir()
@@ -148,13 +138,13 @@ class MapsOutput:
 
     def close(self) -> None:
         try:
-            _replace(self.tmp, self.path)
+            commit(self.tmp, self.path)
         except OSError as exc:
             self.abort()
             raise write_failed(self.path, exc) from None
 
     def abort(self) -> None:
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        discard(self.tmp)
 
 
 class NpzOutput:
@@ -169,8 +159,8 @@ class NpzOutput:
     native, needs_source_map = None, False
 
     def __init__(self, path: Path, info: VideoInfo):
-        self.path, self.tmp = path, _part(path)
-        self.raw = path.with_name(f".{path.name}.maps.part")
+        self.path, self.tmp = path, part_path(path)
+        self.raw = part_path(path.with_name(f"{path.name}.maps"))
         self.fps, self.times, self.shape = info.fps, [], None
         make_parent(path)
         try:
@@ -202,7 +192,7 @@ class NpzOutput:
                     with zf.open(f"{name}.npy", "w") as entry:
                         np.lib.format.write_array(entry, np.asarray(value))
             self.raw.unlink(missing_ok=True)
-            _replace(self.tmp, self.path)
+            commit(self.tmp, self.path)
         except OSError as exc:
             self.abort()
             raise write_failed(self.path, exc) from None

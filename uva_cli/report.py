@@ -92,7 +92,7 @@ def _safe(k: int, name: str) -> str:
 def source_frames(ev: Evaluation, name: str, wanted: set[int]) -> dict[int, np.ndarray]:
     """RGB of the wanted frame numbers of one video, re-read from the dataset (square SOURCE_SIZE)."""
     from .data.cache import cached_frames
-    from .data.fixations import read_dataset
+    from .data.layouts import read_dataset
 
     item = read_dataset(ev.cache.meta["root"], only=[name]).items[0]
     out: dict[int, np.ndarray] = {}

@@ -28,7 +28,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,11 +36,14 @@ from typing import Iterable, Iterator
 import numpy as np
 from numpy.lib.format import open_memmap
 
+from ..atomic import PART, atomic_path, discard
 from ..errors import InputError
 from ..video import iter_frames
-from .fixations import (SIGMA_FRAC, Dataset, ImageItem, VideoItem, density_map_norm, frame_points,
-                        normalise_points, points_for_frames, read_dataset, subjects_for_frames)
-from .maps import MapItem, map_frames
+from .base import Dataset, ImageItem, MapItem, VideoItem
+from .layouts import read_dataset
+from .maps import map_frames
+from .records import frame_points, points_for_frames, subjects_for_frames
+from .truth import SIGMA_FRAC, density_map_norm, normalise_points
 
 log = logging.getLogger("uva")
 
@@ -168,30 +170,24 @@ def build_cache(root: str | Path, size: int, cache_dir: str | Path | None = None
         shutil.rmtree(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     _remove_abandoned(final)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-{os.getpid()}-", dir=final.parent))
     try:
-        tmp.chmod(0o755)  # mkdtemp makes it private; the finished cache is an ordinary shared folder
-        _write(dataset, size, tmp, progress)
-        try:
-            os.rename(tmp, final)
-        except OSError:
-            if not _is_complete(final):  # not a concurrent builder that won the race
-                raise
-            shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        with atomic_path(final, unique=True, replace_folder=False) as tmp:
+            tmp.mkdir()
+            _write(dataset, size, tmp, progress)
+    except OSError:
+        if not _is_complete(final):  # not a concurrent builder that won the race
+            raise
     return open_cache(final)
 
 
 def _remove_abandoned(final: Path) -> None:
-    """Delete temp folders of builds whose process is gone (killed mid-build)."""
-    for tmp in final.parent.glob(f".{final.name}.tmp-*"):
+    """Delete temp folders (`.NAME.<pid>-<token>.part`) of builds whose process is gone (killed mid-build)."""
+    for tmp in final.parent.glob(f".{final.name}.*{PART}"):
         try:
-            pid = int(tmp.name.split(".tmp-", 1)[1].split("-", 1)[0])
+            pid = int(tmp.name[len(final.name) + 2:-len(PART)].split("-", 1)[0])
             os.kill(pid, 0)
         except ProcessLookupError:
-            shutil.rmtree(tmp, ignore_errors=True)
+            discard(tmp)
         except (ValueError, IndexError, PermissionError, OSError):
             continue
 
@@ -238,13 +234,12 @@ def cached_frames(item, size: int) -> Iterator[CachedFrame]:
 
 def _resized(path: Path, array: np.ndarray, length: int) -> np.ndarray:
     """Copy a .npy memmap into one of a new first-axis length (only when the CSV frame counts were wrong)."""
-    scratch = path.with_name(path.stem + ".resize.npy")
-    out = open_memmap(scratch, mode="w+", dtype=array.dtype, shape=(length,) + array.shape[1:])
-    keep = min(length, len(array))
-    out[:keep] = array[:keep]
-    out.flush()
-    del out, array
-    os.replace(scratch, path)
+    with atomic_path(path) as scratch:
+        out = open_memmap(scratch, mode="w+", dtype=array.dtype, shape=(length,) + array.shape[1:])
+        keep = min(length, len(array))
+        out[:keep] = array[:keep]
+        out.flush()
+        del out, array
     return open_memmap(path, mode="r+")
 
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Iterable
 
 from ..video import VIDEO_EXTENSIONS
-from .fixations import Dataset, LayoutError, _select
-from .maps import MapItem, frame_number, image_size, is_image
+from .base import Dataset, LayoutError, MapItem, select
+from .maps import frame_number, image_size, is_image
 
 log = logging.getLogger("uva")
 
@@ -55,7 +55,7 @@ def read_dhf1k(root: str | Path, only: Iterable[str] | None = None) -> Dataset:
     numbers = sorted(annotated)
     if len(videos) > len(numbers):
         log.info("%s: %d videos without annotations skipped", root, len(videos) - len(numbers))
-    wanted = _select([videos[n].stem for n in numbers], only, root)
+    wanted = select([videos[n].stem for n in numbers], only, root)
     items, sources = [], []
     for number in numbers:
         video, folder = videos[number], annotated[number]

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -26,35 +25,14 @@ from scipy import ndimage
 
 from ..errors import InputError
 from ..video import iter_frames
-from .fixations import IMAGE_EXTENSIONS, SIGMA_FRAC, normalise_points
+from .base import IMAGE_EXTENSIONS, MapItem
+from .truth import SIGMA_FRAC, normalise_points
 
 log = logging.getLogger("uva")
 
 PEAK_FLOOR = 0.1  # a local maximum counts as a fixation when it reaches this fraction of the map's maximum
 MAX_PEAKS = 64  # at most this many (the strongest) derived points per frame
 NO_SUBJECT = -1
-
-
-@dataclass(eq=False)
-class MapItem:
-    """One video whose ground truth is a map image per frame; frames from a video file or images."""
-
-    name: str
-    path: Path  # the video file, or the folder holding the frame images (part of the cache key)
-    width: int  # ground-truth map size: the evaluation grid follows its aspect ratio
-    height: int
-    maps: list[Path]  # density map of frame k
-    fixations: list[Path] | None = None  # binary fixation map of frame k; None: points from density peaks
-    frame_files: list[Path] | None = None  # frame k as an image; None: decode `path`
-    fps: float | None = None
-
-    @property
-    def frames(self) -> int:
-        return len(self.maps)
-
-    @property
-    def points_from(self) -> str:
-        return "fixation maps" if self.fixations is not None else "density peaks"
 
 
 def is_image(path: Path) -> bool:

@@ -28,8 +28,8 @@ import re
 from pathlib import Path
 from typing import Iterable
 
-from .fixations import Dataset, LayoutError, _select
-from .maps import MapItem, frame_number, image_size, is_image
+from .base import Dataset, LayoutError, MapItem, select
+from .maps import frame_number, image_size, is_image
 
 log = logging.getLogger("uva")
 
@@ -172,7 +172,7 @@ def read_splits(root: str | Path, only: Iterable[str] | None = None) -> Dataset:
             if name in names:
                 raise LayoutError(f"{root}: video '{name}' is in both {names[name].name}/ and {split.name}/")
             names[name] = split
-    wanted = _select(list(names), only, root)
+    wanted = select(list(names), only, root)
     items, sources = [], []
     for split, frames, maps, fixations, where in grouped:
         for name in sorted(maps):
