@@ -127,7 +127,7 @@ def video_fps(predictor, video: Path, rounds: int = 3) -> dict[str, float]:
     return out
 
 
-def run_bench(model: str = "uva-dva-64", device: str = "cpu", batch_sizes: tuple[int, ...] = (),
+def run_bench(model: str = "uva-dva-64", device: str = "auto", batch_sizes: tuple[int, ...] = (),
               threads: int = 0, video: Path | None = None, backend: str = "auto",
               precision: str = "auto") -> BenchResult:
     import av
@@ -141,7 +141,8 @@ def run_bench(model: str = "uva-dva-64", device: str = "cpu", batch_sizes: tuple
     if str(model).lower().endswith(".onnx"):
         raise WeightsError(f"{model}: uva bench counts parameters and multiply-adds from the weights; "
                            f"give the .pt file or model name (--backend onnx times its ONNX export)")
-    # network-only: every core, as the paper; the video timings: what `uva saliency` uses
+    # `threads` (0: automatic) for the network: network-only on every core, as the paper; the video
+    # timings with what `uva saliency` uses (all cores but one, or UVA_THREADS)
     predictor = load_predictor(model, device, backend=backend, threads=threads or os.cpu_count() or 1,
                                precision=precision)
     batch_sizes = batch_sizes or BATCH_SIZES[predictor.device.split(":")[0]]
@@ -155,7 +156,8 @@ def run_bench(model: str = "uva-dva-64", device: str = "cpu", batch_sizes: tuple
         result.network_fps[str(batch)] = network_fps(predictor, batch)
     if video is not None:
         best = max(batch_sizes, key=lambda b: result.network_fps[str(b)])
-        streaming = load_predictor(model, device, best, backend=predictor.backend, precision=predictor.precision)
+        streaming = load_predictor(model, device, best, backend=predictor.backend, threads=threads,
+                                   precision=predictor.precision)
         result.video = video_fps(streaming, video)
         result.video["pipeline_threads"] = float(torch.get_num_threads())
     result.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

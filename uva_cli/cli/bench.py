@@ -13,15 +13,15 @@ DEFAULT_VIDEO = Path(__file__).resolve().parents[2] / "examples" / "bunny.mp4"
 
 
 @click.command("bench")
-@click.option("--model", default="uva-dva-64", show_default=True, help="Model name or .pt file.")
-@click.option("--device", default="cpu", show_default=True, type=click.Choice(["cpu", "cuda", "auto"]))
+@options.model
+@options.device
 @click.option("--batch-size", "batch_sizes", multiple=True, type=click.IntRange(1), help="Batch sizes to time (repeatable) [default: 1 16 64 256 on the CPU, 1 64 256 1024 4096 on CUDA].")
 @options.backend
 @options.precision
-@click.option("--threads", default=0, type=click.IntRange(0), help="torch CPU threads for the network-only timings (0: every core); the video timings use what `uva saliency` uses (all cores but one, or UVA_THREADS).")
+@options.threads
 @click.option("--video", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Clip for the pipeline timings [default: the bundled example].")
 @click.option("--no-video", is_flag=True, help="Time the network only.")
-@click.option("--json", "json_out", type=click.Path(path_type=Path), help="Also write the results as JSON ('-' for stdout).")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the results as JSON ('-' for stdout).")
 def command(model, device, batch_sizes, backend, precision, threads, video, no_video, json_out):
     """Measure parameters, multiply-adds, network-only fps (the paper's measure, next to its
     figure) and, on a video, decode-only vs end-to-end fps."""

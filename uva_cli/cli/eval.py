@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..metrics import METRICS
+from . import options
 from .progress import progress_bar
 
 EVAL_METRICS = "nss,cc,sim,kld,auc_judd,sauc"
@@ -41,11 +42,12 @@ def _metrics(ctx, param, value: str) -> tuple[str, ...]:
               help="Also write the scores as JSON ('-' for stdout; the table then goes to stderr).")
 @click.option("--report", type=click.Path(file_okay=False, path_type=Path),
               help="Write contact sheets, per-frame metric curves and index.html to this folder.")
-@click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]),
-              help="Where --model runs.")
-@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1, 4096), help="Frames per network call.")
+@options.device
+@options.batch_size
+@options.threads
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
-def command(data, model, pred, baseline, metrics, frame_step, split, json_out, report, device, batch_size, quiet):
+def command(data, model, pred, baseline, metrics, frame_step, split, json_out, report, device, batch_size, threads,
+            quiet):
     """Score saliency predictions against human fixations, per video and over all frames.
 
     \b
@@ -67,7 +69,7 @@ def command(data, model, pred, baseline, metrics, frame_step, split, json_out, r
     with progress_bar(quiet) as bar:
         task = bar.add_task("scoring", total=None, unit="frames/s")
         ev = evaluate(data, kind, str(source), metrics, split, frame_step, device, batch_size,
-                      keep_per_video=4 if report else 0, progress=not quiet,
+                      keep_per_video=4 if report else 0, progress=not quiet, threads=threads,
                       on_start=lambda total: bar.reset(task, total=total, completed=0),
                       on_frame=lambda: bar.advance(task))
         if report:

@@ -1,5 +1,5 @@
-"""Options shared by the commands that run a student (saliency, roi, bench): one definition and
-one help text each, so the commands cannot drift apart."""
+"""Options shared by the commands that run a network (saliency, roi, bench, eval): one definition
+and one help text each, so the commands cannot drift apart."""
 
 from __future__ import annotations
 
@@ -18,6 +18,11 @@ precision = click.option("--precision", default="auto", show_default=True,
                          type=click.Choice(["auto", "fp32", "fp16"]),
                          help="Network precision: auto is fp16 on CUDA (PyTorch; maps within 5e-3 of fp32's), "
                               "fp32 on the CPU.")
+# One meaning wherever it appears: how many CPU threads the network itself runs on.
+threads = click.option("--threads", default=0, show_default=True, type=click.IntRange(0),
+                       help="CPU threads for the network (PyTorch's, or ONNX Runtime's); 0: automatic, i.e. all "
+                            "cores but one while a video streams (decoding and encoding take the other; "
+                            "UVA_THREADS overrides) and every core when the network runs alone.")
 
 
 class WeightsRef(click.ParamType):

@@ -48,9 +48,10 @@ def _reframe(ctx, param, value):
 @options.backend
 @options.batch_size
 @options.precision
+@options.threads
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
 def command(input, json_out, jsonl_out, crop, size, reframe, max_boxes, threshold, min_area, model, device,
-            backend, batch_size, precision, quiet):
+            backend, batch_size, precision, threads, quiet):
     """Regions of interest of INPUT (a video or an image): tracked boxes as JSON, crops, reframing.
 
     \b
@@ -75,7 +76,7 @@ def command(input, json_out, jsonl_out, crop, size, reframe, max_boxes, threshol
     request = RoiRequest(source=input, json=json_out, jsonl=jsonl_out, crop_video=crop, crop_size=size,
                          reframe_video=reframe[1] if reframe else None, aspect=reframe[0] if reframe else None,
                          config=RoiConfig(threshold=threshold, min_area=min_area, max_boxes=max_boxes))
-    predictor = load_predictor(model, device, batch_size, backend, precision=precision)
+    predictor = load_predictor(model, device, batch_size, backend, threads=threads, precision=precision)
     with progress_bar(quiet) as bar:
         bar_id = bar.add_task(input.name, total=None)
         frames, seconds = run_roi(

@@ -47,11 +47,12 @@ def _kinds(ctx, param, value: str) -> list[str]:
 @options.backend
 @options.batch_size
 @options.precision
+@options.threads
 @click.option("--alpha", default=0.6, show_default=True, type=click.FloatRange(0, 1), help="Overlay strength at the most salient pixels.")
 @click.option("--colormap", default="turbo", show_default=True, type=click.Choice(COLORMAPS), help="Colour map for overlay and heatmap.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
 def command(inputs, overlay, heatmap, maps, npz, out_dir, kinds, overwrite, shard_of, manifest_to, model, device, backend,
-            batch_size, precision, alpha, colormap, quiet):
+            batch_size, precision, threads, alpha, colormap, quiet):
     """Predict where people look in INPUT videos and images (PNG, JPEG, WebP, BMP, TIFF: a
     photo is a one-frame video).
 
@@ -88,7 +89,7 @@ def command(inputs, overlay, heatmap, maps, npz, out_dir, kinds, overwrite, shar
         if shard_of:
             raise click.UsageError("--shard splits a batch: use it with --out-dir")
         tasks = [Task(inputs[0], named)]
-    predictor = load_predictor(model, device, batch_size, backend, precision=precision)
+    predictor = load_predictor(model, device, batch_size, backend, threads=threads, precision=precision)
     with manifest(manifest_to) as record, progress_bar(quiet) as bar:
         bar_id = bar.add_task("", total=None)
 
