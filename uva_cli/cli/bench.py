@@ -9,7 +9,12 @@ import click
 
 from . import options
 
-DEFAULT_VIDEO = Path(__file__).resolve().parents[2] / "examples" / "bunny.mp4"
+
+def default_video() -> Path:
+    """The bundled example clip, installed with the package (`uva_cli.examples`, from examples/)."""
+    from ..examples import BUNNY
+
+    return BUNNY
 
 
 @click.command("bench")
@@ -30,8 +35,10 @@ def command(model, device, batch_sizes, backend, precision, threads, video, no_v
 
     from ..bench import run_bench
 
-    if video is None and not no_video and DEFAULT_VIDEO.exists():
-        video = DEFAULT_VIDEO
+    if video is None and not no_video:
+        video = default_video()
+        if not video.is_file():
+            raise click.UsageError(f"the bundled example {video} is missing from this install: give --video CLIP")
     result = run_bench(model, device, tuple(batch_sizes), threads, None if no_video else video, backend, precision)
     table = Table("measure", "value", title=f"uva bench: {result.model}, {result.backend} {result.precision} on "
                                             f"{result.device} ({result.threads} threads)")

@@ -35,13 +35,23 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _shipped(file: str) -> Path:
+    """A manifest file: installed with the package, or (training-only teacher weights, which
+    `pip install .` leaves out) in the weights/ folder of the uva checkout this runs in."""
+    for folder in (weights_dir(), *(d / "weights" for d in (Path.cwd(), *Path.cwd().parents))):
+        if (folder / file).is_file():
+            return folder / file
+    raise WeightsError(f"{file} is not installed (the package leaves training-only weights out): it is in "
+                       f"weights/ of the uva source checkout; run from there or give the file's path")
+
+
 def resolve(name_or_path: str | os.PathLike) -> tuple[Path, str | None]:
     """A registry name gives its shipped file and expected sha256; a path gives itself and the
     sha256 in a `<file>.sha256` sidecar if there is one."""
     table = manifest()
     key = str(name_or_path)
     if key in table:
-        return weights_dir() / table[key]["file"], table[key]["sha256"]
+        return _shipped(table[key]["file"]), table[key]["sha256"]
     path = Path(name_or_path)
     if path.suffix in (".pt", ".pth") or path.exists():
         if not path.is_file():
