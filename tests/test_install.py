@@ -18,6 +18,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _setuptools_version() -> tuple[int, ...]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return tuple(int(x) for x in version("setuptools").split(".")[:2] if x.isdigit())
+    except PackageNotFoundError:
+        return ()
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     """A wheel built from a copy of this tree, as `pip install .` builds it (so no build files land
@@ -28,7 +37,9 @@ def wheel(tmp_path_factory) -> Path:
     for folder in ("uva_cli", "weights", "examples"):
         shutil.copytree(ROOT / folder, src / folder, ignore=shutil.ignore_patterns("__pycache__", "*.part"))
     out = tmp_path_factory.mktemp("wheel")
-    result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet",
+    # the build backend installed here when it is new enough (no download), else pip fetches one
+    isolation = [] if _setuptools_version() < (77,) else ["--no-build-isolation"]
+    result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", *isolation, "--quiet",
                              "-w", str(out), str(src)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     (path,) = out.glob("uva-*.whl")
