@@ -142,7 +142,7 @@ def _data_cell(config: dict, baseline: dict) -> str:
     licence files say; no source or licence is claimed beyond that."""
     from collections import Counter
 
-    from ..data.fixations import read_dataset
+    from ..data.layouts import read_dataset
 
     parts = []
     for key in ("data", "images"):
