@@ -334,7 +334,7 @@ class _FullDisk:
 def _fill_disk(monkeypatch, kind: str) -> None:
     if kind in ("overlay", "heatmap"):
         real_open = av.open
-        monkeypatch.setattr(video.av, "open", lambda path, mode="r", **kw: _FullDisk(real_open(path, mode, **kw), "mux", 3)
+        monkeypatch.setattr(av, "open", lambda path, mode="r", **kw: _FullDisk(real_open(path, mode, **kw), "mux", 3)
                             if mode == "w" else real_open(path, mode, **kw))
     elif kind == "maps":
         real_save = Image.Image.save

@@ -1,4 +1,5 @@
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -207,3 +208,41 @@ def test_output_videos_stream_with_interleaved_audio_and_the_input_colours(tmp_p
         tags = [(s.codec_context.color_primaries, s.codec_context.color_trc, s.codec_context.colorspace,
                  s.codec_context.color_range) for s in (container.streams.video[0], source.streams.video[0])]
     assert tags[0] == tags[1] == colour
+
+
+def test_fast_decode_maps_are_within_the_stated_tolerance_of_the_default_decode():
+    """--npz/--maps/roi --json decode without the deblocking filter: the pictures differ (so the
+    setting is in effect) but the maps stay within FAST_DECODE's stated tolerance: per-frame
+    correlation >= 0.97 and mean absolute difference <= 0.02 of the peak."""
+    import numpy as np
+
+    from uva_cli.engine import load_predictor, predict_frames
+
+    clip = Path(__file__).resolve().parents[1] / "examples" / "bunny.mp4"
+    default = list(iter_frames(clip, size=64))
+    fast = list(iter_frames(clip, size=64, fast=True))
+    assert len(fast) == len(default) and [f.time for f in fast] == [f.time for f in default]
+    pixels = np.abs(np.stack([f.small for f in fast]).astype(int) - np.stack([f.small for f in default]))
+    assert pixels.max() > 4  # the loop filter really was skipped
+    predictor = load_predictor("uva-dva-64", "cpu", 32, backend="torch")
+    a = np.stack([m for _, m in predict_frames(predictor, iter(default))])
+    b = np.stack([m for _, m in predict_frames(predictor, iter(fast))])
+    cc = [np.corrcoef(x.ravel(), y.ravel())[0, 1] for x, y in zip(a, b)]
+    assert min(cc) >= 0.97 and np.abs(a - b).mean() <= 0.02
+
+
+@pytest.mark.parametrize("outputs, fast", [(("npz",), True), (("maps",), True), (("npz", "overlay"), False),
+                                           (("heatmap",), False)])
+def test_only_outputs_without_decoded_pixels_use_the_fast_decode(tmp_path, random_weights, monkeypatch, outputs,
+                                                                  fast):
+    from uva_cli import jobs
+    from uva_cli.engine import load_predictor
+
+    seen = []
+    real = jobs.iter_frames
+    monkeypatch.setattr(jobs, "iter_frames", lambda *a, **kw: seen.append(kw["fast"]) or real(*a, **kw))
+    src = make_clip(tmp_path / "a.mp4", frames=4)
+    names = {"npz": "a.npz", "maps": "maps", "overlay": "o.mp4", "heatmap": "h.mp4"}
+    task = jobs.Task(src, {k: tmp_path / names[k] for k in outputs})
+    jobs.run_task(task, load_predictor(str(random_weights), "cpu", 4, backend="torch"))
+    assert seen == [fast]

@@ -19,7 +19,7 @@ import secrets
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 PART = ".part"
 
@@ -40,12 +40,27 @@ def commit(tmp: Path, final: Path, replace_folder: bool = True) -> None:
     os.replace(tmp, final)
 
 
+def commit_or_fail(tmp: Path, final: Path, abort: Callable[[], None]) -> None:
+    """`commit`, or on an OS error (a full disk) call the writer's `abort` and raise the one-line
+    OutputError that says the partial output was removed."""
+    from .errors import write_failed
+
+    try:
+        commit(tmp, final)
+    except OSError as exc:
+        abort()
+        raise write_failed(final, exc) from None
+
+
 def discard(tmp: Path) -> None:
     """Remove a temporary file or folder, if there is one."""
     if tmp.is_dir() and not tmp.is_symlink():
         shutil.rmtree(tmp, ignore_errors=True)
     else:
-        tmp.unlink(missing_ok=True)
+        try:
+            tmp.unlink()
+        except (FileNotFoundError, NotADirectoryError):  # nothing there, or its folder is a file
+            pass
 
 
 @contextmanager

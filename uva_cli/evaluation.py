@@ -212,29 +212,42 @@ def centre_predictions(cache: Cache, indices: Iterable[int]) -> Iterator[Predict
 def model_predictions(model, cache: Cache, indices: np.ndarray, batch_size: int = 256,
                       device: str = "cpu", on_batch: Callable[[int], None] | None = None,
                       maps_fn: Callable | None = None) -> Iterator[Prediction]:
-    """Run a student over cached frames, each paired with its next frame in the same video.
-    maps_fn(model, x_t, x_next) -> (B, S, S) maps replaces the fused head (training validates
-    distillation's stage 1 on its branch heads)."""
-    import torch
-
-    from .models.student import normalise, probability_maps
+    """Run a student over cached frames, each paired with its next frame in the same video, through
+    the engine's inference path (`engine.predict_arrays`: frames interleaved with their next ones,
+    every other pair kept), as maps that sum to 1. maps_fn(model, x_t, x_next) -> (B, S, S) maps
+    replaces the fused head (training validates distillation's stage 1 on its branch heads)."""
+    from .engine import Predictor, predict_arrays
 
     indices = np.asarray(indices)
+    predictor = Predictor(model=model, name="", device=device, batch_size=batch_size)
     was_training = model.training
     model.eval()
     try:
-        with torch.inference_mode():
-            for start in range(0, len(indices), batch_size):
-                idx = indices[start:start + batch_size]
-                x_t = normalise(torch.from_numpy(cache.frames[idx]).to(device))
-                x_n = normalise(torch.from_numpy(cache.frames[cache.next_index(idx)]).to(device))
-                maps = maps_fn(model, x_t, x_n) if maps_fn else probability_maps(model(x_t, x_n))
-                maps = maps.float().cpu().numpy()
-                yield from zip(idx.tolist(), maps)
-                if on_batch:
-                    on_batch(len(idx))
+        for start in range(0, len(indices), batch_size):
+            idx = indices[start:start + batch_size]
+            if maps_fn is not None:
+                maps = _head_maps(maps_fn, model, cache, idx, device)
+            else:
+                pairs = np.stack([cache.frames[idx], cache.frames[cache.next_index(idx)]], axis=1)
+                maps = predict_arrays(predictor, pairs.reshape(-1, *pairs.shape[2:]))[::2]
+                maps = maps / maps.sum(axis=(1, 2), keepdims=True)
+            yield from zip(idx.tolist(), maps)
+            if on_batch:
+                on_batch(len(idx))
     finally:
         model.train(was_training)
+
+
+def _head_maps(maps_fn: Callable, model, cache: Cache, idx: np.ndarray, device: str) -> np.ndarray:
+    """maps_fn's maps of frames idx paired with their next frames (heads the engine does not run)."""
+    import torch
+
+    from .models.student import normalise
+
+    with torch.inference_mode():
+        x_t = normalise(torch.from_numpy(cache.frames[idx]).to(device))
+        x_n = normalise(torch.from_numpy(cache.frames[cache.next_index(idx)]).to(device))
+        return maps_fn(model, x_t, x_n).float().cpu().numpy()
 
 
 def prediction_file(folder: Path, name: str, frame: int) -> Path:

@@ -186,6 +186,11 @@ def is_done(task: Task) -> bool:
     return all(p.exists() for p in task.outputs.values())
 
 
+# Outputs that never show decoded pixels: decoded without the deblocking filter (video.decode.FAST_DECODE).
+# Overlays and heatmaps keep the full-quality decode.
+FAST_DECODE_KINDS = {"maps", "npz"}
+
+
 def _frames_in_flight(info: VideoInfo, native: bool) -> int:
     """How many frames one stage (decode queue, network batch, write queue) may hold: 4K
     overlays get 5 instead of gigabytes of frames in flight."""
@@ -218,9 +223,10 @@ def run_task(task: Task, predictor: Predictor, alpha: float = 0.6, colormap: str
         wanted = {w.native for w in writers} - {None}
         native = bool(wanted)
         depth = _frames_in_flight(info, native)
-        # video writers take the decoder's yuv420p planes; image writers paint in RGB
+        # video writers take the decoder's yuv420p planes; image writers paint in RGB; maps and
+        # npz alone show no decoded pixels, so the decoder skips its deblocking filter for them
         decoded = iter_frames(task.source, size=predictor.input_size, native=native, info=info,
-                              yuv="rgb" not in wanted)
+                              yuv="rgb" not in wanted, fast=set(task.outputs) <= FAST_DECODE_KINDS)
         frames = prefetch(decoded, depth)
         sized = dataclasses.replace(predictor, batch_size=min(predictor.batch_size, depth))
         predictions = predict_frames(sized, frames)

@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image
 
 from . import render
-from .atomic import commit, discard, part_path
+from .atomic import commit, commit_or_fail, discard, part_path
 from .errors import OutputError, reason, write_failed
 from .threads import Worker, frames_depth
 from .video import Frame, ImageWriter, VideoInfo, is_image_name, make_parent, open_writer
@@ -137,11 +137,7 @@ class MapsOutput:
             raise write_failed(self.path, exc) from None
 
     def close(self) -> None:
-        try:
-            commit(self.tmp, self.path)
-        except OSError as exc:
-            self.abort()
-            raise write_failed(self.path, exc) from None
+        commit_or_fail(self.tmp, self.path, self.abort)
 
     def abort(self) -> None:
         discard(self.tmp)

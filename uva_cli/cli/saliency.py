@@ -41,6 +41,7 @@ def _kinds(ctx, param, value: str) -> list[str]:
 @click.option("--write", "kinds", default="overlay", show_default=True, callback=_kinds, help="Outputs to make in batch mode: any of overlay,heatmap,maps,npz.")
 @click.option("--overwrite", is_flag=True, help="Batch mode: redo inputs whose outputs already exist.")
 @click.option("--shard", "shard_of", metavar="I/N", callback=_shard, help="Batch mode: process only part I of N (1-based) of the inputs sorted by path; N processes with I=1..N cover each input exactly once.")
+@click.option("--jobs", default=1, show_default=True, type=click.IntRange(1), help="Batch mode: run N worker processes over the inputs (split as --shard splits them), the cores divided among them.")
 @click.option("--manifest", "manifest_to", metavar="FILE", help="Append one JSON line per input (path, status, reason, frames, seconds); '-' = stdout. Shards may share one file.")
 @options.model
 @options.device
@@ -51,7 +52,7 @@ def _kinds(ctx, param, value: str) -> list[str]:
 @click.option("--alpha", default=0.6, show_default=True, type=click.FloatRange(0, 1), help="Overlay strength at the most salient pixels.")
 @click.option("--colormap", default="turbo", show_default=True, type=click.Choice(COLORMAPS), help="Colour map for overlay and heatmap.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
-def command(inputs, overlay, heatmap, maps, npz, out_dir, kinds, overwrite, shard_of, manifest_to, model, device, backend,
+def command(inputs, overlay, heatmap, maps, npz, out_dir, kinds, overwrite, shard_of, jobs, manifest_to, model, device, backend,
             batch_size, precision, threads, alpha, colormap, quiet):
     """Predict where people look in INPUT videos and images (PNG, JPEG, WebP, BMP, TIFF: a
     photo is a one-frame video).
@@ -65,6 +66,8 @@ def command(inputs, overlay, heatmap, maps, npz, out_dir, kinds, overwrite, shar
       uva saliency videos/ more.mp4 --out-dir results/ --write overlay,npz
     A batch split over 4 processes, with a log of every input:
       uva saliency videos/ --out-dir results/ --shard 2/4 --manifest results/log.jsonl
+    The same batch on 4 worker processes of this machine:
+      uva saliency videos/ --out-dir results/ --jobs 4
 
     Finished outputs are skipped on a re-run of a batch (use --overwrite to redo them); every
     output is written under a temporary name and appears only when complete, so an interrupted
@@ -88,7 +91,13 @@ def command(inputs, overlay, heatmap, maps, npz, out_dir, kinds, overwrite, shar
             raise click.UsageError("several inputs or a folder need --out-dir DIR")
         if shard_of:
             raise click.UsageError("--shard splits a batch: use it with --out-dir")
+        if jobs > 1:
+            raise click.UsageError("--jobs runs a batch on several processes: use it with --out-dir")
         tasks = [Task(inputs[0], named)]
+    if jobs > 1:
+        _run_jobs(tasks, jobs, dict(model=model, device=device, batch_size=batch_size, backend=backend,
+                                    precision=precision), overwrite, manifest_to, quiet, alpha=alpha, colormap=colormap)
+        return
     predictor = load_predictor(model, device, batch_size, backend, threads=threads, precision=precision)
     with manifest(manifest_to) as record, progress_bar(quiet) as bar:
         bar_id = bar.add_task("", total=None)
@@ -109,12 +118,42 @@ def command(inputs, overlay, heatmap, maps, npz, out_dir, kinds, overwrite, shar
             raise
     if not out_dir:
         return
+    _report(summary, quiet)
+
+
+def _report(summary, quiet: bool, wall: float | None = None) -> None:
+    """Failures, the one-line summary (fps over `wall` seconds where workers ran side by side)
+    and exit status 1 when any input failed."""
     for failed in (r for r in summary.results if r.status == "failed"):
         click.echo(f"uva: failed: {failed.error}", err=True)
     if not quiet:
         frames = sum(r.frames for r in summary.results)
-        seconds = sum(r.seconds for r in summary.results) or 1e-9
+        seconds = wall or sum(r.seconds for r in summary.results) or 1e-9
         click.echo(f"uva: {summary.count('done')} done, {summary.count('skipped')} skipped (already finished), "
                    f"{summary.count('failed')} failed; {frames} frames at {frames / seconds:.0f} fps", err=True)
     if summary.count("failed"):
         sys.exit(EXIT_SOME_FAILED)
+
+
+def _run_jobs(tasks, jobs: int, load: dict, overwrite: bool, manifest_to, quiet: bool, **kw) -> None:
+    """--jobs N: the batch on N worker processes; the bar counts finished inputs."""
+    import time
+
+    from ..jobs import manifest
+    from ..parallel import run_parallel
+
+    started = time.perf_counter()
+    with manifest(manifest_to) as record, progress_bar(quiet) as bar:
+        bar_id = bar.add_task(f"{len(tasks)} inputs on {jobs} processes", total=len(tasks))
+
+        def after(result) -> None:
+            record(result)
+            bar.advance(bar_id, 1)
+
+        try:
+            summary = run_parallel(tasks, jobs, load, overwrite=overwrite, after=after, **kw)
+        except KeyboardInterrupt:
+            click.echo("uva: stopping; finished outputs are kept and the unfinished ones were removed: "
+                       "run the same command again to do the rest", err=True)
+            raise
+    _report(summary, quiet, time.perf_counter() - started)

@@ -103,7 +103,10 @@ def run_roi(request: RoiRequest, predictor: Predictor, on_stage: Callable[[str, 
 
     def analysed() -> Iterator[FrameResult]:
         nonlocal count
-        frames = prefetch(iter_frames(request.source, size=predictor.input_size, info=info))
+        # boxes alone never show decoded pixels: the fast decode (crops and reframes keep the
+        # default decode, so their camera plans are those of the full-quality pictures)
+        frames = prefetch(iter_frames(request.source, size=predictor.input_size, info=info,
+                                      fast=not request.videos))
         for result in analyse(predict_frames(predictor, frames), info.width, info.height, request.config,
                               request.camera.cut_threshold, profiles=window is not None):
             if keep:

@@ -13,7 +13,7 @@ import av
 import numpy as np
 from PIL import Image
 
-from ..atomic import commit, discard, part_path
+from ..atomic import commit, commit_or_fail, discard, part_path
 from ..errors import OutputError, reason, write_failed
 from .formats import IMAGE_FORMATS, OUTPUT_TIME_BASE, Colour, VideoInfo
 from .images import is_image_name
@@ -230,10 +230,10 @@ class ImageWriter(_Writer):
         options = {"quality": 92} if self.format in ("JPEG", "WEBP") else {}
         try:
             Image.fromarray(self.picture).save(self.tmp, format=self.format, **options)
-            commit(self.tmp, self.path)
         except OSError as exc:
             self.abort()
             raise write_failed(self.path, exc) from None
+        commit_or_fail(self.tmp, self.path, self.abort)
 
     def abort(self) -> None:
         discard(self.tmp)

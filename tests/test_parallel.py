@@ -1,0 +1,36 @@
+"""`uva saliency --jobs N`: worker processes over a batch, split as --shard splits it."""
+
+import json
+
+import numpy as np
+
+from conftest import make_clip
+from test_reliability import run
+from uva_cli.parallel import worker_threads
+
+
+def test_jobs_runs_every_input_once_with_the_same_maps_as_one_process(tmp_path, random_weights):
+    (tmp_path / "in").mkdir()
+    for k in range(5):
+        make_clip(tmp_path / "in" / f"c{k}.mp4", frames=6 + k)
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert run("saliency", tmp_path / "in", "--out-dir", one, "--write", "npz", "--model", random_weights,
+               "-q").exit_code == 0
+    result = run("saliency", tmp_path / "in", "--out-dir", two, "--write", "npz", "--model", random_weights,
+                 "--jobs", "2", "--manifest", tmp_path / "log.jsonl")
+    assert result.exit_code == 0, result.output
+    assert "5 done, 0 skipped" in result.output
+    lines = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert sorted(line["path"] for line in lines) == sorted(str(tmp_path / "in" / f"c{k}.mp4") for k in range(5))
+    for k in range(5):
+        a, b = np.load(one / f"c{k}.npz"), np.load(two / f"c{k}.npz")
+        assert np.array_equal(a["maps"], b["maps"]) and len(b["maps"]) == 6 + k
+    again = run("saliency", tmp_path / "in", "--out-dir", two, "--write", "npz", "--model", random_weights,
+                "--jobs", "2")
+    assert again.exit_code == 0 and "0 done, 5 skipped" in again.output
+
+
+def test_jobs_needs_a_batch_and_divides_the_cores():
+    result = run("saliency", "x.mp4", "--npz", "x.npz", "--jobs", "2")
+    assert result.exit_code == 2 and "--jobs" in result.output and "Traceback" not in result.output
+    assert worker_threads(1, 2) == (1, 2) and worker_threads(2, 2) == (1, 1) and worker_threads(2, 16) == (7, 8)

@@ -1,0 +1,103 @@
+"""`uva saliency --jobs N`: N worker processes over a batch, each with its own model.
+
+Worker k of N takes `jobs.shard(tasks, k, N)`, the same deterministic round-robin split as
+`--shard k/N`, so `--jobs N` does exactly what N shard processes would. Threads per worker are
+set so the machine is used and not oversubscribed: the cores are divided among the workers, and
+each worker's share goes to its decoder and network as in a single process (network threads =
+share - 1, at least one; FFmpeg decoder threads = the share). The parent keeps the progress
+bar, the manifest and the summary; workers report each input's `Result` as it finishes.
+
+Ctrl-C or SIGTERM in the parent stops the workers with SIGTERM; each removes its unfinished
+output as a single process does, and finished outputs are kept (a re-run skips them).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue as queue_mod
+import signal
+from typing import Callable
+
+from .errors import UvaError
+from .jobs import Result, Summary, Task, run_batch, shard
+from .video.decode import DECODE_THREADS_ENV
+
+
+def worker_threads(jobs: int, cores: int | None = None) -> tuple[int, int]:
+    """(network threads, decoder threads) for each of `jobs` workers on `cores` cores."""
+    cores = cores or os.cpu_count() or 1
+    share = max(1, cores // max(1, jobs))
+    return max(1, share - 1), share
+
+
+def _worker(tasks: list[Task], load: dict, threads: int, decode_threads: int, overwrite: bool, kw: dict,
+            results) -> None:
+    """One worker process: load the model, run its tasks, put each Result (then None) on `results`."""
+    os.environ[DECODE_THREADS_ENV] = str(decode_threads)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; it sends SIGTERM
+
+    def stop(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise KeyboardInterrupt(signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        from .engine import load_predictor
+
+        args = {k: v for k, v in load.items() if k != "threads"}
+        predictor = load_predictor(**args, threads=load.get("threads") or threads)
+        run_batch(tasks, predictor, overwrite=overwrite, keep_going=True, after=results.put, **kw)
+    except KeyboardInterrupt:
+        pass
+    except UvaError as exc:  # the model could not be loaded: every worker fails alike
+        results.put(exc)
+    finally:
+        results.put(None)
+
+
+def run_parallel(tasks: list[Task], jobs: int, load: dict, overwrite: bool = False,
+                 before: Callable[[int, Task], None] | None = None,
+                 after: Callable[[Result], None] | None = None, **kw) -> Summary:
+    """Run `tasks` on `jobs` worker processes; `load` holds load_predictor's keyword arguments.
+    `before` is called once with the first task (there is no single current input), `after`
+    with each result as it arrives. Returns the results in the order they finished."""
+    ctx = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads
+    results = ctx.Queue()
+    threads, decode_threads = worker_threads(jobs)
+    parts = [part for part in (shard(tasks, k, jobs) for k in range(1, jobs + 1)) if part]
+    workers = [ctx.Process(target=_worker, args=(part, load, threads, decode_threads, overwrite, kw, results),
+                           daemon=True) for part in parts]
+    summary, running, failure = Summary(), len(workers), None
+    if before and tasks:
+        before(0, tasks[0])
+    for worker in workers:
+        worker.start()
+    try:
+        while running:
+            try:
+                item = results.get(timeout=0.5)
+            except queue_mod.Empty:
+                if not any(w.is_alive() for w in workers) and results.empty():
+                    break  # a worker died without saying so (killed)
+                continue
+            if item is None:
+                running -= 1
+            elif isinstance(item, BaseException):
+                failure = failure or item
+            else:
+                summary.results.append(item)
+                if after:
+                    after(item)
+    except BaseException:
+        for worker in workers:
+            if worker.is_alive():
+                os.kill(worker.pid, signal.SIGTERM)
+        for worker in workers:
+            worker.join(30)
+        raise
+    for worker in workers:
+        worker.join()
+    if failure is not None:
+        raise failure
+    return summary
