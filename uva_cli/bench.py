@@ -89,7 +89,8 @@ def _timed(fn) -> tuple[int, float]:
 
 
 def video_fps(predictor, video: Path, rounds: int = 3) -> dict[str, float]:
-    """Decode-only, decode+encode-only and end-to-end (npz, overlay) frames per second: the
+    """Decode-only (the default decoder, and the fast one that maps-only outputs use),
+    decode+encode-only and end-to-end (npz, overlay) frames per second: the
     median of `rounds` rounds that each run all four in turn, so a burst of load from elsewhere
     on the machine moves one sample, not a ratio."""
     from .jobs import Task, run_task
@@ -100,6 +101,9 @@ def video_fps(predictor, video: Path, rounds: int = 3) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         def decode_small() -> int:
             return sum(1 for _ in iter_frames(video, size=predictor.input_size, info=info))
+
+        def decode_fast() -> int:  # the decoder --npz and --maps use: no deblocking filter
+            return sum(1 for _ in iter_frames(video, size=predictor.input_size, info=info, fast=True))
 
         def decode_encode() -> int:
             n = 0
@@ -116,12 +120,13 @@ def video_fps(predictor, video: Path, rounds: int = 3) -> dict[str, float]:
 
         samples: dict[str, list[float]] = {}
         for _ in range(max(1, rounds)):
-            for name, fn in (("decode", decode_small), ("npz", end_to_end("npz")),
+            for name, fn in (("decode", decode_small), ("decode_fast", decode_fast), ("npz", end_to_end("npz")),
                              ("decode_encode", decode_encode), ("overlay", end_to_end("overlay"))):
                 frames, secs = _timed(fn)
                 samples.setdefault(f"{name}_fps", []).append(frames / secs)
     out = {name: float(np.median(values)) for name, values in samples.items()}
     out["frames"] = float(frames)
+    out["decode_fast_vs_decode"] = out["decode_fast_fps"] / out["decode_fps"]
     out["npz_vs_decode"] = out["npz_fps"] / out["decode_fps"]
     out["overlay_vs_decode_encode"] = out["overlay_fps"] / out["decode_encode_fps"]
     return out

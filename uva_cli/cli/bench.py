@@ -50,9 +50,10 @@ def command(model, device, batch_sizes, backend, precision, threads, video, no_v
     if result.paper_fps:
         best = max(result.network_fps.values())
         table.add_row("paper's figure", f"{result.paper_fps:,.1f} fps (best here: {best / result.paper_fps:.1f}x)")
-    labels = {"decode_fps": "decode only fps", "npz_fps": "end to end, --npz fps", "decode_encode_fps":
+    labels = {"decode_fps": "decode only fps", "decode_fast_fps": "decode only fps, fast decoder (--npz, --maps)",
+              "npz_fps": "end to end, --npz fps", "decode_encode_fps":
               "decode + encode only fps", "overlay_fps": "end to end, --overlay fps",
-              "npz_vs_decode": "npz / decode", "overlay_vs_decode_encode": "overlay / decode+encode"}
+              "decode_fast_vs_decode": "fast decoder / decode", "npz_vs_decode": "npz / decode", "overlay_vs_decode_encode": "overlay / decode+encode"}
     for key, label in labels.items():
         if key in result.video:
             table.add_row(label, f"{result.video[key]:,.2f}" if "vs" in key else f"{result.video[key]:,.1f}")
