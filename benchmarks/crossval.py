@@ -32,7 +32,7 @@ from uva_cli.train.loop import TrainConfig, train
 
 FOLDS = 5
 METRICS = ("nss", "cc", "auc_judd")
-TEACHER_DEFAULTS = dict(epochs=6, steps_per_epoch=100, batch_size=64, lr=2e-3, warmup_steps=50)
+TEACHER_DEFAULTS = dict(epochs=3, steps_per_epoch=80, batch_size=64, lr=2e-3, warmup_steps=40)
 
 
 def folds(names: list[str], k: int = FOLDS, seed: int = 0) -> list[list[str]]:
@@ -83,7 +83,7 @@ def run_fold(k: int, fold: list[str], base: TrainConfig, args, runs: Path) -> di
     for name in ("teacher-spatial", "teacher-temporal"):
         run = out / name
         if not (run / "history.csv").exists() or not (run / "best.pt").exists():
-            train(replace(common, model=name, out=str(run), **TEACHER_DEFAULTS, **args.teacher_set), progress=False)
+            train(replace(common, model=name, out=str(run), **{**TEACHER_DEFAULTS, **args.teacher_set}), progress=False)
         teachers[name] = str(run / "best.pt")
         rows[name] = last_scores(run)
     if args.student:

@@ -2,11 +2,13 @@
 these check the machinery, not accuracy)."""
 
 import csv
+import json
 import os
 import subprocess
 import sys
-from dataclasses import replace
+from dataclasses import asdict, replace
 
+import numpy as np
 import pytest
 import torch
 
@@ -69,10 +71,20 @@ def test_interrupted_run_resumes_exactly(dataset, tmp_path, monkeypatch):
 
 
 def test_teachers_and_coupled_distillation(dataset, tmp_path):
-    spatial = train(_cfg(dataset, tmp_path / "ts", model="teacher-spatial", epochs=1), progress=False)
-    temporal = train(_cfg(dataset, tmp_path / "tt", model="teacher-temporal", epochs=1), progress=False)
-    assert load_model(spatial / "best.pt").cfg.in_channels == 3
-    assert load_model(temporal / "best.pt").cfg.in_channels == 9
+    # teachers start from the shipped ones, so no pretrained source file is needed here
+    spatial = train(_cfg(dataset, tmp_path / "ts", model="teacher-spatial", init="teacher-spatial", epochs=1,
+                        select="last"),
+                    progress=False)
+    temporal = train(_cfg(dataset, tmp_path / "tt", model="teacher-temporal", init="teacher-temporal", epochs=1,
+                         select="last"),
+                     progress=False)
+    assert not load_model(spatial / "best.pt").cfg.motion and load_model(temporal / "best.pt").cfg.motion
+    # the frozen encoder and face detector are what they were; only the readout and prior learnt
+    before, after = load_model("teacher-spatial").state_dict(), load_model(spatial / "best.pt").state_dict()
+    for k in before:
+        if k.startswith(("encoder.", "faces.")):
+            assert torch.equal(before[k], after[k]), k
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("readout."))
     cfg = _cfg(dataset, tmp_path / "kd", model="uva-dva-32", epochs=1, spatial_teacher=str(spatial / "best.pt"),
                temporal_teacher=str(temporal / "best.pt"))
     final = distill(cfg, fusion_epochs=1, progress=False)
@@ -99,21 +111,62 @@ def test_teachers_and_coupled_distillation(dataset, tmp_path):
     # the teacher soft maps were cached once per teacher beside the 256 px dataset cache
     cached = list((dataset[2]).glob("**/teacher-*.npy"))
     assert len(cached) == 4  # two teachers x (videos, images)
+    # and their encoder and face features once for both teachers (same frozen weights)
+    assert len(list((dataset[2]).glob("**/features-*.npy"))) == 4  # (encoder, faces) x (videos, images)
 
 
-def test_two_process_data_parallel(dataset, tmp_path):
-    """torchrun with 2 CPU processes (gloo) trains one model; rank 0 writes the run folder."""
-    vroot, iroot, cache = dataset
+RANK_SCRIPT = """
+import json, sys, torch
+from uva_cli.train import loop
+seen, models = [], []
+draw, init = loop.draw, loop.LossModule.__init__
+def recording_draw(*args, **kw):
+    vid, img = draw(*args, **kw)
+    seen.append((vid.tolist(), img.tolist()))
+    return vid, img
+def keep_model(self, model, recipe):
+    init(self, model, recipe)
+    models.append(model)
+loop.draw, loop.LossModule.__init__ = recording_draw, keep_model
+cfg = loop.TrainConfig.from_dict(json.load(open(sys.argv[1])))
+loop.train(cfg, progress=False)
+rank = torch.distributed.get_rank()
+assert torch.distributed.get_backend() == "gloo"
+torch.save({"seen": seen, "state": models[0].state_dict()}, sys.argv[2] + f"/rank{rank}.pt")
+"""
+
+
+def test_two_process_data_parallel(dataset, tmp_path, monkeypatch):
+    """torchrun with 2 CPU processes (gloo): the ranks draw different halves of each batch, end
+    with identical weights, and those equal one process trained on the union of their batches
+    (the teacher's readout has no batch statistics, so the two are the same computation)."""
+    cfg = _cfg(dataset, tmp_path / "ddp", model="teacher-spatial", init="teacher-spatial", epochs=1,
+               steps_per_epoch=3, batch_size=8, augment=False)
+    (tmp_path / "cfg.json").write_text(json.dumps(asdict(cfg)))
+    (tmp_path / "rank.py").write_text(RANK_SCRIPT)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29517",
-           "-m", "uva_cli", "train", "--model", "uva-dva-32", "--data", str(vroot), "--images", str(iroot),
-           "--out", str(tmp_path / "ddp"), "--epochs", "1", "--steps", "2", "--batch-size", "4", "--quiet"]
-    config = tmp_path / "cfg.json"
-    config.write_text('{"cache_dir": "%s", "val_fraction": 0.4, "val_step": 1, "warmup_steps": 1}' % cache)
-    result = subprocess.run(cmd + ["--config", str(config)], env=env, capture_output=True, text=True, timeout=240)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert (tmp_path / "ddp" / "best.pt").exists()
-    assert len((tmp_path / "ddp" / "history.csv").read_text().splitlines()) == 2
+           str(tmp_path / "rank.py"), str(tmp_path / "cfg.json"), str(tmp_path)]
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
+    assert len(ranks[0]["seen"]) == 3 and ranks[0]["seen"] != ranks[1]["seen"]
+    for k, v in ranks[0]["state"].items():
+        torch.testing.assert_close(ranks[1]["state"][k], v, rtol=0, atol=1e-6)
+    # rank 0 alone wrote the run folder: one log line per epoch, no second copy
+    assert len((tmp_path / "ddp" / "history.csv").read_text().splitlines()) == 1 + 2  # epoch 0 (init) + 1
+    # one process on the union of the two ranks' batches, step by step
+    steps = iter(zip(ranks[0]["seen"], ranks[1]["seen"]))
+
+    def union(*args, **kw):
+        (v0, i0), (v1, i1) = next(steps)
+        return np.sort(np.array(v0 + v1, np.int64)), np.sort(np.array(i0 + i1, np.int64))
+
+    monkeypatch.setattr(loop, "draw", union)
+    single = _weights(train(replace(cfg, out=str(tmp_path / "single")), progress=False))
+    for k, v in ranks[0]["state"].items():
+        torch.testing.assert_close(single[k], v, rtol=0, atol=1e-5)
+    assert any(not torch.equal(v, load_model("teacher-spatial").state_dict()[k]) for k, v in single.items())
 
 
 def test_train_and_distill_commands_with_publish(dataset, tmp_path, monkeypatch):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shlex
 from dataclasses import fields
 from pathlib import Path
@@ -99,6 +100,8 @@ def command_line() -> str:
 def finish(run: Path, publish_as: str | None, crossval: Path | None = None) -> None:
     from ..train.publish import publish
 
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 reports and publishes
+        return
     click.echo(f"uva: run folder {run}", err=True)
     if publish_as:
         row = publish(run, publish_as, command_line(), crossval=crossval)

@@ -32,6 +32,7 @@ class StudentConfig:
     prior: int = 8  # side of the learned centre-prior grid
     detail: bool = False  # heads also read the trunk's finer grid (1x1 conv), added to their logits
     fusion_residual: bool = False  # fused logits = mean of the branch heads' + a learned correction
+    imagenet_stem: bool = False  # stem = MobileNetV1-0.25's first three layers (3x3 s2, depthwise, 1x1 to 16)
 
     @classmethod
     def from_dict(cls, d: dict) -> "StudentConfig":
@@ -39,7 +40,8 @@ class StudentConfig:
         return cls(name=d["name"], input_size=int(d["input_size"]), stem=tuple(d["stem"]),
                    trunk=rows(d["trunk"]), branch=rows(d["branch"]), fusion=int(d["fusion"]),
                    prior=int(d.get("prior", 8)), detail=bool(d.get("detail", False)),
-                   fusion_residual=bool(d.get("fusion_residual", False)))
+                   fusion_residual=bool(d.get("fusion_residual", False)),
+                   imagenet_stem=bool(d.get("imagenet_stem", False)))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -76,7 +78,11 @@ class UVANet(nn.Module):
         super().__init__()
         self.cfg = cfg
         stem_channels, stem_stride = cfg.stem
-        self.stem = conv_bn(3, stem_channels, stride=stem_stride)
+        if cfg.imagenet_stem:
+            self.stem = nn.Sequential(conv_bn(3, 8, stride=stem_stride), conv_bn(8, 8, groups=8),
+                                      conv_bn(8, stem_channels, kernel=1))
+        else:
+            self.stem = conv_bn(3, stem_channels, stride=stem_stride)
         self.trunk = ca_res_stack(stem_channels, cfg.trunk)
         feat, branch = cfg.trunk[-1][0], cfg.branch[-1][0]
         self.spatial = ca_res_stack(feat, cfg.branch)
@@ -149,9 +155,29 @@ def _resize(z: torch.Tensor, side: int) -> torch.Tensor:
     return F.interpolate(z, size=(side, side), mode="bilinear", align_corners=False)
 
 
-def build_student(name_or_cfg: str | StudentConfig) -> UVANet:
+def build_student(name_or_cfg: str | StudentConfig, pretrained: bool = False) -> UVANet:
+    """A student; with `pretrained` an `imagenet_stem` starts from MobileNetV1-0.25's first layers."""
     cfg = STUDENTS[name_or_cfg] if isinstance(name_or_cfg, str) else name_or_cfg
-    return UVANet(cfg)
+    model = UVANet(cfg)
+    if pretrained and cfg.imagenet_stem:
+        _load_imagenet_stem(model.stem)
+    return model
+
+
+def _load_imagenet_stem(stem: nn.Sequential) -> None:
+    """Copy the first three convolutions of the ImageNet MobileNetV1-0.25 into conv-BN units: the
+    file's batch norm is folded into its biases, so each BN starts as identity plus that bias."""
+    from .pretrained import mobilenet_v1_025
+
+    source = list(mobilenet_v1_025().layers)[:len(stem)]
+    with torch.no_grad():
+        for unit, conv in zip(stem, source):
+            unit[0].weight.copy_(conv.weight)
+            bn = unit[1]
+            bn.weight.fill_(1.0)
+            bn.bias.copy_(conv.bias)
+            bn.running_mean.zero_()
+            bn.running_var.fill_(1.0 - bn.eps)
 
 
 def probability_maps(logits: torch.Tensor) -> torch.Tensor:

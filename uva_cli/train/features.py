@@ -9,6 +9,7 @@ and soft-map labelling share one pass of the networks over ~11k frames.
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +56,7 @@ def _part_features(model, part: str, cache, device: str, progress: bool, batch: 
     model.eval()
     first = np.array(cache.frames[:1])
     probe = model.part_features(part, normalise(torch.from_numpy(first).to(device)))
-    tmp = target.with_name(target.name + ".part.npy")
+    tmp = target.with_name(f".{target.stem}.{os.getpid()}.part.npy")  # ranks of one run may race here
     out = open_memmap(tmp, mode="w+", dtype=np.float16, shape=(len(cache), *probe.shape[1:]))
     with Progress(transient=True, disable=not progress) as bar:
         task = bar.add_task(f"teacher {part} features", total=len(cache))

@@ -142,14 +142,22 @@ def centre_baseline(data: Data) -> dict[str, float]:
     return score_cache(centre_predictions(cache, data.val), cache).pooled()
 
 
-def _distributed() -> tuple[int, int]:
-    """(rank, world size); starts the process group when launched by torchrun."""
+def distributed(device: str) -> tuple[int, int, str]:
+    """(rank, world size, this process's device). Under torchrun it starts the process group with
+    the backend the device needs (nccl for CUDA, gloo for the CPU, even where CUDA exists) and
+    gives each rank its own GPU (LOCAL_RANK)."""
     import torch.distributed as dist
 
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    return (dist.get_rank(), world) if world > 1 else (0, 1)
+    if world == 1:
+        return 0, 1, device
+    if device.startswith("cuda"):
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        torch.cuda.set_device(local)
+        device = f"cuda:{local}"
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+    return dist.get_rank(), world, device
 
 
 def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path:
@@ -160,9 +168,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
     from ..models.registry import load_checkpoint
     from .recipes import make_recipe
 
-    rank, world = _distributed()
+    rank, world, device = distributed(pick_device(cfg.device))
     main = rank == 0
-    device = pick_device(cfg.device)
     run = Path(cfg.out)
     run.mkdir(parents=True, exist_ok=True)
     if cfg.threads:
@@ -201,7 +208,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
                   f"centre bias: {_fmt(baseline)}")
     step_module = LossModule(model, recipe)
     if world > 1:
-        step_module = DistributedDataParallel(step_module)
+        step_module = DistributedDataParallel(step_module, device_ids=[device] if device.startswith("cuda") else None)
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda")
                 else torch.autocast("cpu", enabled=False))
     if main and cfg.init and start_epoch == 0:

@@ -16,6 +16,7 @@ cached beside the dataset cache, and average-pooled to the student's resolution.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Iterator
 
@@ -151,7 +152,7 @@ def teacher_maps(weights: str, cache, device: str = "cpu", progress: bool = True
     out = np.zeros((len(cache), TEACHER_OUT, TEACHER_OUT), np.float16)
     for idx, maps in teacher_batches(model, feats, cache, np.arange(len(cache)), device):
         out[idx] = maps
-    tmp = target.with_name(target.name + ".part.npy")
+    tmp = target.with_name(f".{target.stem}.{os.getpid()}.part.npy")
     np.save(tmp, out)
     tmp.replace(target)
     return out
@@ -168,7 +169,7 @@ class StudentRecipe:
 
     def build(self):
         row = STUDENTS[self.cfg.model]
-        return build_student(type(row).from_dict({**row.to_dict(), **self.cfg.arch}))
+        return build_student(type(row).from_dict({**row.to_dict(), **self.cfg.arch}), pretrained=not self.cfg.init)
 
     def prepare(self, data, device: str, progress: bool) -> None:
         """Soft maps of each given teacher, for videos and images alike."""
