@@ -44,12 +44,9 @@ def test_device_defaults_to_auto_in_every_command():
 
 
 NETWORK_COMMANDS = ["saliency", "roi", "bench", "eval"]
-TRAINING_OWN = pytest.mark.xfail(strict=True, reason="uva train/distill still declare their own --threads "
-                                                     "(cli/train.py, cli/distill.py): use options.threads there")
 
 
-@pytest.mark.parametrize("name", [*NETWORK_COMMANDS, pytest.param("train", marks=TRAINING_OWN),
-                                  pytest.param("distill", marks=TRAINING_OWN)])
+@pytest.mark.parametrize("name", [*NETWORK_COMMANDS, "train", "distill"])
 def test_threads_is_the_one_shared_option(name):
     shared = _shared_option(options.threads, "--threads")
     opt = _option(_command(name), "--threads")

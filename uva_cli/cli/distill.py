@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .options import WeightsRef
+from .options import WeightsRef, threads
 from .train import crossval_option, finish, settings
 
 
@@ -27,7 +27,7 @@ from .train import crossval_option, finish, settings
 @click.option("--distill-loss", type=click.Choice(["kld", "mse"]), help="Teacher term: kld or the paper's mse [default kld].")
 @click.option("--fusion-teachers/--no-fusion-teachers", default=None, help="Stage 2 also learns the teachers' mean map [default on; off is the paper's GT-only stage 2].")
 @click.option("--seed", type=int, help="Seed [default 0].")
-@click.option("--threads", type=click.IntRange(0), help="CPU threads for torch (0: default).")
+@threads
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to train [default auto].")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run.")
 @click.option("--publish", "publish_as", metavar="NAME", help="Install the distilled student as weights/NAME.pt with a model card.")

@@ -10,8 +10,9 @@ from dataclasses import fields
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
-from .options import WeightsRef
+from .options import WeightsRef, threads
 
 MODEL_NAMES = ("uva-dva-64", "uva-dva-32", "teacher-spatial", "teacher-temporal")
 
@@ -38,7 +39,7 @@ crossval_option = click.option(
 @click.option("--image-fraction", type=click.FloatRange(0, 1), help="Share of each batch from --images (1: images only, i.e. pretraining) [default 0.25].")
 @click.option("--init", type=WeightsRef(), help="Start from these weights: a model name (uva-dva-64, …) or a file.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to train [default auto].")
-@click.option("--threads", type=click.IntRange(0), help="CPU threads for torch (0: default).")
+@threads
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from its last.pt.")
 @click.option("--publish", "publish_as", metavar="NAME", help="Copy the best checkpoint to weights/NAME.pt with a model card.")
 @crossval_option
@@ -70,7 +71,9 @@ def settings(model: str, data: Path, images: Path | None, config_file: Path | No
     values.update({"model": model, "data": str(data)})
     if images:
         values["images"] = str(images)
-    values.update({k: v for k, v in overrides.items() if v is not None})
+    ctx = click.get_current_context(silent=True)
+    given = (lambda k: ctx.get_parameter_source(k) != ParameterSource.DEFAULT) if ctx else (lambda k: True)
+    values.update({k: v for k, v in overrides.items() if v is not None and given(k)})  # the command line wins
     values["out"] = str(out) if out else values.get("out", str(Path("runs") / model))
     unknown = sorted(set(values) - {f.name for f in fields(TrainConfig)})
     if unknown:
