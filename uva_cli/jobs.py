@@ -1,7 +1,9 @@
 """`uva saliency` as library functions: plan outputs for one or many inputs (videos and still
 images), split a batch into
 shards, run each video through the predictor into its writers, record what happened, and keep
-going past failures in batch mode.
+going past failures in batch mode. The batch machinery (`plan` with a `Naming`, `shard`,
+`run_batch` with another `run`, `manifest`) serves `uva roi` too (`roi.job.ROI_OUTPUTS`,
+`roi.job.run_roi_task`).
 
 Reliability rules kept here: an output only appears under its final name when complete (the
 writers), a re-run skips inputs whose outputs all exist, an interrupt stops within about one
@@ -41,6 +43,25 @@ INPUT_EXTENSIONS = VIDEO_EXTENSIONS + IMAGE_EXTENSIONS
 OUTPUT_NAMES = tuple(f".{kind}{ext}" for kind in ("overlay", "heatmap") for ext in (".mp4", *IMAGE_OUTPUTS))
 
 ProgressFn = Callable[[int], None]
+
+
+@dataclass
+class Naming:
+    """How one command names its batch outputs: kind -> the ending after the input's stem. For a
+    still image, `image_kinds` are pictures of its own format instead (.png, .jpg, .webp; other
+    formats give .png): photo.overlay.jpg."""
+
+    suffixes: dict[str, str]
+    image_kinds: tuple[str, ...] = ()
+
+    def suffix(self, source: Path, kind: str) -> str:
+        ext = source.suffix.lower()
+        if kind in self.image_kinds and ext in IMAGE_EXTENSIONS:
+            return f".{kind}{ext if ext in IMAGE_OUTPUTS else '.png'}"
+        return self.suffixes[kind]
+
+
+SALIENCY_OUTPUTS = Naming(OUTPUT_SUFFIX, ("overlay", "heatmap"))
 
 
 @dataclass
@@ -116,13 +137,13 @@ def _stem(video: Path) -> str:
     return stem if stem not in ("", ".", "..") else video.name
 
 
-def plan(paths: Iterable[Path], out_dir: Path, kinds: Iterable[str]) -> list[Task]:
-    """Output paths per input under out_dir, mirroring sub-folders. Names come from the inputs'
-    own paths below the folder given, never from `..` or absolute parts, and each is checked to
-    lie inside out_dir. Two inputs that would share names (clip.mp4 and clip.mkv) keep their
-    extensions instead: clip.mp4.overlay.mp4, clip.mkv.overlay.mp4. Files that are outputs of
-    another input (any kind, the PNGs in a maps folder included) are not inputs, so a re-run
-    never processes its own results."""
+def plan(paths: Iterable[Path], out_dir: Path, kinds: Iterable[str], naming: Naming = SALIENCY_OUTPUTS) -> list[Task]:
+    """Output paths per input under out_dir, mirroring sub-folders, named by `naming`. Names come
+    from the inputs' own paths below the folder given, never from `..` or absolute parts, and
+    each is checked to lie inside out_dir. Two inputs that would share names (clip.mp4 and
+    clip.mkv) keep their extensions instead: clip.mp4.overlay.mp4, clip.mkv.overlay.mp4. Files
+    that are outputs of another input (any kind, the PNGs in a maps folder included) are not
+    inputs, so a re-run never processes its own results."""
     kinds = list(kinds)
     found = find_videos(paths, exclude=out_dir)
     keys = [tuple(p.casefold() for p in parts) for _, parts in found]
@@ -136,7 +157,7 @@ def plan(paths: Iterable[Path], out_dir: Path, kinds: Iterable[str]) -> list[Tas
         if other != video:
             raise InputError(f"{video}: would write the same outputs as {other}; give their folders "
                              "instead of the files, or run them separately")
-        tasks.append(Task(video, {k: _output_path(out_dir, parts, _suffix(video, k)) for k in OUTPUT_SUFFIX}))
+        tasks.append(Task(video, {k: _output_path(out_dir, parts, naming.suffix(video, k)) for k in naming.suffixes}))
     # Outputs written beside their inputs (or in a folder below them) are not inputs of a re-run.
     produced = {os.path.abspath(p) for t in tasks for p in t.outputs.values()}
 
@@ -145,14 +166,6 @@ def plan(paths: Iterable[Path], out_dir: Path, kinds: Iterable[str]) -> list[Tas
         return path in produced or bool(MAP_NAME.fullmatch(source.name)) and os.path.dirname(path) in produced
 
     return [Task(t.source, {k: t.outputs[k] for k in kinds}) for t in tasks if not is_output(t.source)]
-
-
-def _suffix(source: Path, kind: str) -> str:
-    """The output name's ending for one kind: an image input's overlay and heatmap are images."""
-    ext = source.suffix.lower()
-    if kind in ("overlay", "heatmap") and ext in IMAGE_EXTENSIONS:
-        return f".{kind}{ext if ext in IMAGE_OUTPUTS else '.png'}"
-    return OUTPUT_SUFFIX[kind]
 
 
 def _output_path(out_dir: Path, parts: tuple[str, ...], suffix: str) -> Path:
@@ -250,11 +263,12 @@ def run_task(task: Task, predictor: Predictor, alpha: float = 0.6, colormap: str
 
 def run_batch(tasks: list[Task], predictor: Predictor, overwrite: bool = False, keep_going: bool = True,
               before: Callable[[int, Task], None] | None = None,
-              after: Callable[[Result], None] | None = None, **kw) -> Summary:
-    """Run every task, skipping finished ones (unless `overwrite`). A failure is recorded and,
-    with `keep_going`, the batch goes on; without it (one named video) it is re-raised.
-    `after` sees each result as soon as it is known (the manifest); an interrupt is recorded
-    as "interrupted" and re-raised."""
+              after: Callable[[Result], None] | None = None, run: Callable[..., Result] = run_task,
+              **kw) -> Summary:
+    """Run every task with `run(task, predictor, **kw)` (`run_task`: saliency outputs), skipping
+    finished ones (unless `overwrite`). A failure is recorded and, with `keep_going`, the batch
+    goes on; without it (one named video) it is re-raised. `after` sees each result as soon as
+    it is known (the manifest); an interrupt is recorded as "interrupted" and re-raised."""
     summary = Summary()
     for i, task in enumerate(tasks):
         if before:
@@ -264,7 +278,7 @@ def run_batch(tasks: list[Task], predictor: Predictor, overwrite: bool = False, 
             result = Result(task.source, "skipped", error="outputs exist")
         else:
             try:
-                result = run_task(task, predictor, **kw)
+                result = run(task, predictor, **kw)
             except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - one bad input must not end a batch
                 result, error = _failure(task, exc), exc
         summary.results.append(result)

@@ -1,5 +1,6 @@
 """One `uva roi` job: analyse a video (first pass), plan the camera windows, write the JSON
-and the cropped videos (second pass). Every file output appears only when complete."""
+and the cropped videos (second pass). Every file output appears only when complete. In batch
+mode each input is a `jobs.Task` named by `ROI_OUTPUTS` and run by `run_roi_task`."""
 
 from __future__ import annotations
 
@@ -13,12 +14,18 @@ import numpy as np
 from .. import reframe
 from ..engine import Predictor, predict_frames
 from ..errors import InputError
+from ..jobs import Naming, Result, Task
 from ..outputs import all_or_nothing, refuse_overwriting_input
 from ..threads import prefetch
 from ..video import VideoInfo, check_output_kind, iter_frames, probe
 from .analysis import FrameResult, analyse, main_track_targets
 from .boxes import RoiConfig
 from .jsonout import STDOUT, TextOutput, frame_record, header, write_json, write_jsonl
+
+
+# Batch outputs (`uva roi --out-dir`): clip.roi.json, clip.reframe.mp4, clip.crop.mp4; for a
+# still image the reframe and crop are pictures of its format (photo.reframe.jpg).
+ROI_OUTPUTS = Naming({"json": ".roi.json", "reframe": ".reframe.mp4", "crop": ".crop.mp4"}, ("reframe", "crop"))
 
 
 @dataclass
@@ -145,3 +152,17 @@ def run_roi(request: RoiRequest, predictor: Predictor, on_stage: Callable[[str, 
                 on_stage("rendering", len(results))
             reframe.render_windows(request.source, info, videos, on_frames)
     return count, seconds
+
+
+def run_roi_task(task: Task, predictor: Predictor, config: RoiConfig = RoiConfig(), aspect: float | None = None,
+                 crop_size: tuple[int, int] | None = None, on_start: Callable[[int], None] | None = None,
+                 on_frames: Callable[[int], None] | None = None) -> Result:
+    """One input of a `uva roi` batch (`jobs.run_batch(..., run=run_roi_task)`): the outputs of
+    `task` ("json", "reframe" at `aspect`, "crop" at `crop_size`); `on_start` is told the
+    frame count of each pass."""
+    started = time.perf_counter()
+    request = RoiRequest(source=task.source, json=task.outputs.get("json"), crop_video=task.outputs.get("crop"),
+                         crop_size=crop_size, reframe_video=task.outputs.get("reframe"), aspect=aspect, config=config)
+    frames, _ = run_roi(request, predictor, on_stage=(lambda stage, total: on_start(total)) if on_start else None,
+                        on_frames=on_frames)
+    return Result(task.source, "done", frames, time.perf_counter() - started)
