@@ -32,7 +32,7 @@ from uva_cli.train.loop import TrainConfig, train
 
 FOLDS = 5
 METRICS = ("nss", "cc", "auc_judd")
-TEACHER_DEFAULTS = dict(epochs=3, steps_per_epoch=80, batch_size=64, lr=2e-3, warmup_steps=40)
+TEACHER_DEFAULTS = dict(epochs=5, steps_per_epoch=80, batch_size=64, lr=2e-3, warmup_steps=40, image_fraction=0.5)
 
 
 def folds(names: list[str], k: int = FOLDS, seed: int = 0) -> list[list[str]]:

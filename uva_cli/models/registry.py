@@ -13,6 +13,7 @@ import os
 from importlib import resources
 from pathlib import Path
 
+from ..atomic import atomic_path
 from ..errors import WeightsError
 
 FORMAT = "uva-weights/1"
@@ -72,9 +73,8 @@ def save_checkpoint(path: Path, model, meta: dict | None = None, half: bool = Tr
     blob = {"format": FORMAT, "arch": type(model).__name__, "config": model.cfg.to_dict(),
             "state_dict": state, "meta": meta or {}}
     path = Path(path)
-    tmp = path.with_name(path.name + ".part")
-    torch.save(blob, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(blob, tmp)
     return sha256(path)
 
 

@@ -41,6 +41,7 @@ class TeacherConfig:
     faces: bool = True  # add BlazeFace's face maps to the features
     input_size: int = 256
     hidden: int = 64  # readout width
+    dropout: float = 0.5  # channel dropout on the features while training (the readout overfits 20 videos fast)
     prior: int = 16  # side of the learned centre-prior grid
     output_size: int = 64
 
@@ -68,7 +69,7 @@ class Teacher(nn.Module):
         channels = ENCODER + (FACES if cfg.faces else 0)
         cin = 2 * channels if cfg.motion else channels
         self.readout = nn.Sequential(
-            nn.Conv2d(cin, cfg.hidden, 1), nn.GroupNorm(8, cfg.hidden), nn.ReLU(inplace=True),
+            nn.Dropout2d(cfg.dropout), nn.Conv2d(cin, cfg.hidden, 1), nn.GroupNorm(8, cfg.hidden), nn.ReLU(inplace=True),
             nn.Conv2d(cfg.hidden, cfg.hidden, 3, padding=1, groups=cfg.hidden // 16), nn.ReLU(inplace=True),
             nn.Conv2d(cfg.hidden, 1, 1))
         self.prior = nn.Parameter(centre_prior_logits(cfg.prior))

@@ -9,13 +9,13 @@ and soft-map labelling share one pass of the networks over ~11k frames.
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 from numpy.lib.format import open_memmap
 
+from ..atomic import atomic_path
 from ..models.student import normalise
 
 
@@ -56,16 +56,14 @@ def _part_features(model, part: str, cache, device: str, progress: bool, batch: 
     model.eval()
     first = np.array(cache.frames[:1])
     probe = model.part_features(part, normalise(torch.from_numpy(first).to(device)))
-    tmp = target.with_name(f".{target.stem}.{os.getpid()}.part.npy")  # ranks of one run may race here
-    out = open_memmap(tmp, mode="w+", dtype=np.float16, shape=(len(cache), *probe.shape[1:]))
-    with Progress(transient=True, disable=not progress) as bar:
+    with atomic_path(target, unique=True) as tmp, Progress(transient=True, disable=not progress) as bar:
+        out = open_memmap(tmp, mode="w+", dtype=np.float16, shape=(len(cache), *probe.shape[1:]))
         task = bar.add_task(f"teacher {part} features", total=len(cache))
         for start in range(0, len(cache), batch):
             x = normalise(torch.from_numpy(np.array(cache.frames[start:start + batch])).to(device))
             out[start:start + len(x)] = model.part_features(part, x).half().cpu().numpy()
             bar.advance(task, len(x))
-    out.flush()
-    del out
-    tmp.replace(target)
+        out.flush()
+        del out
     model.train(was)
     return np.load(target, mmap_mode="r")

@@ -280,10 +280,11 @@ def _steps(cfg: TrainConfig, epoch: int, progress: bool):
 
 def _save_state(path: Path, model, opt, sched, rng, epoch: int, best: float) -> None:
     """Everything --resume needs, written atomically (temp name, then rename)."""
-    tmp = path.with_name(path.name + ".part")
-    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                "rng": rng, "epoch": epoch, "best": best}, tmp)
-    os.replace(tmp, path)
+    from ..atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                    "rng": rng, "epoch": epoch, "best": best}, tmp)
 
 
 def _score_start(run: Path, recipe, model, data, seed: int) -> float:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
 from pathlib import Path
 
+from ..atomic import atomic_path
 from ..models.registry import build_from_checkpoint, load_checkpoint, sha256, weights_dir
 from ..models.student import count_parameters
 from ..models.teachers import Teacher
@@ -22,8 +22,8 @@ def publish(run: Path, name: str, command: str, dest: Path | None = None, crossv
     blob = load_checkpoint(run / "best.pt")
     model = build_from_checkpoint(blob)
     target = dest / f"{name}.pt"
-    shutil.copyfile(run / "best.pt", target.with_name(target.name + ".part"))
-    os.replace(target.with_name(target.name + ".part"), target)
+    with atomic_path(target) as tmp:
+        shutil.copyfile(run / "best.pt", tmp)
     config = json.loads((run / "config.json").read_text())
     baseline = json.loads((run / "baseline.json").read_text())
     stages = [("", run / "history.csv")]

@@ -16,7 +16,6 @@ cached beside the dataset cache, and average-pooled to the student's resolution.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Iterator
 
@@ -24,6 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..atomic import atomic_path
 from ..evaluation import model_predictions
 from ..models.student import STUDENTS, build_student, normalise, probability_maps
 from ..models.teachers import BRIGHTNESS, ENCODER, TEACHERS, build_teacher
@@ -152,9 +152,8 @@ def teacher_maps(weights: str, cache, device: str = "cpu", progress: bool = True
     out = np.zeros((len(cache), TEACHER_OUT, TEACHER_OUT), np.float16)
     for idx, maps in teacher_batches(model, feats, cache, np.arange(len(cache)), device):
         out[idx] = maps
-    tmp = target.with_name(f".{target.stem}.{os.getpid()}.part.npy")
-    np.save(tmp, out)
-    tmp.replace(target)
+    with atomic_path(target, unique=True) as tmp, open(tmp, "wb") as fh:  # ranks of one run may race here
+        np.save(fh, out)
     return out
 
 
