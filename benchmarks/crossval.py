@@ -7,12 +7,16 @@ keeps its last epoch (`select="last"`: no epoch is picked on the fold it is scor
 on the fold's 5 videos, beside two baselines scored on the same frames: the Gaussian centre bias
 and the mean fixation map of the fold's training videos (a static prior learned from the data).
 
-Writes RUNS/crossval.json and a markdown table RUNS/crossval.md (mean ± standard deviation over
-folds, per-fold NSS, NSS as a multiple of the centre bias's).
+Settings come from benchmarks/configs/{teacher,student}.json, the files the shipped models were
+trained with (on all 25 videos), so what is cross-validated is what ships; --teacher-set and
+--student-set change single settings for an ablation.
 
-    python benchmarks/crossval.py --runs runs/cv                      # teachers only, minutes
-    python benchmarks/crossval.py --runs runs/cv --student uva-dva-64 # + distilled students
-    python benchmarks/crossval.py --runs runs/cv-b --teacher-set hidden=96 --student-set lr=0.003
+Writes RUNS/crossval.json and a markdown table RUNS/crossval.md (mean ± standard deviation over
+folds, per-fold NSS, NSS as a multiple of the centre bias's, folds where it beats the centre bias).
+
+    python benchmarks/crossval.py --runs runs/cv                      # teachers only, ~20 min
+    python benchmarks/crossval.py --runs runs/cv --student uva-dva-64 # + distilled students, ~1 h
+    python benchmarks/crossval.py --runs runs/cv-faces --teacher-set 'arch={"faces": true}'
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from uva_cli.train.loop import TrainConfig, train
 
 FOLDS = 5
 METRICS = ("nss", "cc", "auc_judd")
-TEACHER_DEFAULTS = dict(epochs=5, steps_per_epoch=80, batch_size=64, lr=2e-3, warmup_steps=40, image_fraction=0.5)
+CONFIGS = Path(__file__).resolve().parent / "configs"  # the settings the shipped models were trained with
 
 
 def folds(names: list[str], k: int = FOLDS, seed: int = 0) -> list[list[str]]:
@@ -41,10 +45,11 @@ def folds(names: list[str], k: int = FOLDS, seed: int = 0) -> list[list[str]]:
     return [sorted(names[i] for i in chunk) for chunk in np.array_split(order, k)]
 
 
-def parse_settings(pairs: list[str]) -> dict:
-    """key=value pairs (values as JSON where they parse) for TrainConfig fields."""
+def parse_settings(config: Path, pairs: list[str]) -> dict:
+    """TrainConfig fields from a JSON file, then key=value pairs (values as JSON where they parse);
+    val_fraction is dropped (the folds choose the held-out videos)."""
     names = {f.name for f in fields(TrainConfig)}
-    out = {}
+    out = {k: v for k, v in json.loads(Path(config).read_text()).items() if k != "val_fraction"}
     for pair in pairs:
         key, _, value = pair.partition("=")
         if key not in names:
@@ -81,9 +86,9 @@ def run_fold(k: int, fold: list[str], base: TrainConfig, args, runs: Path) -> di
     rows: dict[str, dict[str, float]] = {}
     teachers = {}
     for name in ("teacher-spatial", "teacher-temporal"):
-        run = out / name
+        run = (args.teachers_from or runs) / f"fold-{k}" / name
         if not (run / "history.csv").exists() or not (run / "best.pt").exists():
-            train(replace(common, model=name, out=str(run), **{**TEACHER_DEFAULTS, **args.teacher_set}), progress=False)
+            train(replace(common, model=name, out=str(run), **args.teacher_set), progress=False)
         teachers[name] = str(run / "best.pt")
         rows[name] = last_scores(run)
     if args.student:
@@ -124,14 +129,18 @@ def main() -> None:
     ap.add_argument("--images", default="../shared/data/images")
     ap.add_argument("--runs", type=Path, required=True, help="folder for the fold runs and the table")
     ap.add_argument("--student", choices=["uva-dva-64", "uva-dva-32"], help="also distil this student per fold")
-    ap.add_argument("--fusion-epochs", type=int, default=None)
+    ap.add_argument("--fusion-epochs", type=int, default=2)
+    ap.add_argument("--teacher-config", type=Path, default=CONFIGS / "teacher.json")
+    ap.add_argument("--student-config", type=Path, default=CONFIGS / "student.json")
     ap.add_argument("--teacher-set", nargs="*", default=[], help="TrainConfig key=value for the teachers")
     ap.add_argument("--student-set", nargs="*", default=[], help="TrainConfig key=value for the student")
+    ap.add_argument("--teachers-from", type=Path, help="reuse the fold teachers of an earlier --runs folder")
     ap.add_argument("--folds", type=int, default=FOLDS)
     ap.add_argument("--only", type=int, nargs="*", help="run only these fold numbers")
     ap.add_argument("--threads", type=int, default=0)
     args = ap.parse_args()
-    args.teacher_set, args.student_set = parse_settings(args.teacher_set), parse_settings(args.student_set)
+    args.teacher_set = parse_settings(args.teacher_config, args.teacher_set)
+    args.student_set = parse_settings(args.student_config, args.student_set)
     base = TrainConfig(data=args.data, images=args.images or None, threads=args.threads)
     names = build_cache(args.data, 64, progress=False).names
     fold_list = folds(names, args.folds)

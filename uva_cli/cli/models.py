@@ -13,10 +13,11 @@ def command():
 
     from ..models.registry import manifest
 
-    table = Table("model", "input", "parameters", "file", "val NSS", "val CC", "val AUC-J", "sha256")
+    # scores: cross-validated where the model was trained on every video (see its card)
+    table = Table("model", "input", "parameters", "file", "NSS", "CC", "AUC-J", "sha256")
     for name, row in manifest().items():
         val = row.get("validation", {})
-        fmt = lambda k: f"{val[k]:.3f}" if k in val else "–"  # noqa: E731
+        fmt = lambda k: f"{val[k]:.3f}" if val.get(k) is not None else "–"  # noqa: E731
         table.add_row(name, f"{row['input_size']}x{row['input_size']}", f"{row['parameters']:,}",
                       f"{row['bytes'] / 1e6:.2f} MB", fmt("nss"), fmt("cc"), fmt("auc_judd"), row["sha256"][:12])
     console = Console()

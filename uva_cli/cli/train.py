@@ -109,4 +109,4 @@ def finish(run: Path, publish_as: str | None, crossval: Path | None = None) -> N
     if publish_as:
         row = publish(run, publish_as, command_line(), crossval=crossval)
         click.echo(f"uva: published {publish_as}: {row['parameters']:,} parameters, {row['bytes']:,} bytes, "
-                   f"val NSS {row['validation'].get('nss', float('nan')):.3f}", err=True)
+                   f"NSS {row['validation'].get('nss') or float('nan'):.3f}", err=True)

@@ -32,7 +32,7 @@ class StudentConfig:
     prior: int = 8  # side of the learned centre-prior grid
     detail: bool = False  # heads also read the trunk's finer grid (1x1 conv), added to their logits
     fusion_residual: bool = False  # fused logits = mean of the branch heads' + a learned correction
-    imagenet_stem: bool = False  # stem = MobileNetV1-0.25's first three layers (3x3 s2, depthwise, 1x1 to 16)
+    imagenet: int = 0  # >0: stem + trunk are MobileNetV1-0.25's first `imagenet` layers (ImageNet-initialised), not `trunk`
 
     @classmethod
     def from_dict(cls, d: dict) -> "StudentConfig":
@@ -41,7 +41,7 @@ class StudentConfig:
                    trunk=rows(d["trunk"]), branch=rows(d["branch"]), fusion=int(d["fusion"]),
                    prior=int(d.get("prior", 8)), detail=bool(d.get("detail", False)),
                    fusion_residual=bool(d.get("fusion_residual", False)),
-                   imagenet_stem=bool(d.get("imagenet_stem", False)))
+                   imagenet=int(d.get("imagenet", 0)))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -78,13 +78,15 @@ class UVANet(nn.Module):
         super().__init__()
         self.cfg = cfg
         stem_channels, stem_stride = cfg.stem
-        if cfg.imagenet_stem:
-            self.stem = nn.Sequential(conv_bn(3, 8, stride=stem_stride), conv_bn(8, 8, groups=8),
-                                      conv_bn(8, stem_channels, kernel=1))
+        if cfg.imagenet:
+            units = imagenet_units(cfg.imagenet, stem_stride)
+            self.stem, self.trunk = units[0], nn.Sequential(*units[1:])
+            feat = units[-1][0].out_channels
         else:
             self.stem = conv_bn(3, stem_channels, stride=stem_stride)
-        self.trunk = ca_res_stack(stem_channels, cfg.trunk)
-        feat, branch = cfg.trunk[-1][0], cfg.branch[-1][0]
+            self.trunk = ca_res_stack(stem_channels, cfg.trunk)
+            feat = cfg.trunk[-1][0]
+        branch = cfg.branch[-1][0]
         self.spatial = ca_res_stack(feat, cfg.branch)
         self.temporal = ca_res_stack(2 * feat, cfg.branch)
         self.spatial_head = nn.Conv2d(branch, 1, 1)
@@ -155,23 +157,36 @@ def _resize(z: torch.Tensor, side: int) -> torch.Tensor:
     return F.interpolate(z, size=(side, side), mode="bilinear", align_corners=False)
 
 
+def imagenet_units(count: int, first_stride: int) -> list[nn.Sequential]:
+    """The first `count` layers of MobileNetV1-0.25 as conv-BN-ReLU6 units (3x3 conv, then
+    depthwise 3x3 / pointwise 1x1 pairs). `first_stride` 1 lets a 64 px frame meet the layers at
+    the scale they learnt at 128 px: a student's frame is small, its objects are not."""
+    from .pretrained import MobileNetV1
+
+    units = []
+    for i, conv in enumerate(list(MobileNetV1(0.25).layers)[:count]):
+        stride = first_stride if i == 0 else conv.stride[0]
+        units.append(conv_bn(conv.in_channels, conv.out_channels, conv.kernel_size[0], stride, conv.groups))
+    return units
+
+
 def build_student(name_or_cfg: str | StudentConfig, pretrained: bool = False) -> UVANet:
-    """A student; with `pretrained` an `imagenet_stem` starts from MobileNetV1-0.25's first layers."""
+    """A student; with `pretrained` an `imagenet` trunk starts from MobileNetV1-0.25's weights."""
     cfg = STUDENTS[name_or_cfg] if isinstance(name_or_cfg, str) else name_or_cfg
     model = UVANet(cfg)
-    if pretrained and cfg.imagenet_stem:
-        _load_imagenet_stem(model.stem)
+    if pretrained and cfg.imagenet:
+        _load_imagenet([model.stem, *model.trunk])
     return model
 
 
-def _load_imagenet_stem(stem: nn.Sequential) -> None:
-    """Copy the first three convolutions of the ImageNet MobileNetV1-0.25 into conv-BN units: the
-    file's batch norm is folded into its biases, so each BN starts as identity plus that bias."""
+def _load_imagenet(units: list[nn.Sequential]) -> None:
+    """Copy the ImageNet MobileNetV1-0.25's convolutions into conv-BN units: the file's batch norm
+    is folded into its biases, so each BN starts as identity plus that bias."""
     from .pretrained import mobilenet_v1_025
 
-    source = list(mobilenet_v1_025().layers)[:len(stem)]
+    source = list(mobilenet_v1_025().layers)[:len(units)]
     with torch.no_grad():
-        for unit, conv in zip(stem, source):
+        for unit, conv in zip(units, source):
             unit[0].weight.copy_(conv.weight)
             bn = unit[1]
             bn.weight.fill_(1.0)

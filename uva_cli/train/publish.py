@@ -34,7 +34,8 @@ def publish(run: Path, name: str, command: str, dest: Path | None = None, crossv
     minutes = sum(float(r["seconds"]) for _, path in stages for r in csv.DictReader(path.open())) / 60
     row = {"file": target.name, "sha256": sha256(target), "bytes": target.stat().st_size,
            "parameters": count_parameters(model), "input_size": model.cfg.input_size,
-           "validation": blob["meta"].get("validation", {}), "card": f"{name}.md"}
+           "validation": _scores(blob["meta"].get("validation", {}), crossval, config["model"]),
+           "card": f"{name}.md"}
     manifest_path = dest / "manifest.json"
     table = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     table[name] = row
@@ -45,6 +46,16 @@ def publish(run: Path, name: str, command: str, dest: Path | None = None, crossv
         card += _crossval_section(json.loads(Path(crossval).read_text()), config["model"])
     (dest / f"{name}.md").write_text(card)
     return row
+
+
+def _scores(held_out: dict, crossval: Path | None, model: str) -> dict:
+    """The manifest's scores: the cross-validated means where a crossval.json is given (then
+    marked so), else the held-out videos' scores; NaN (nothing held out) becomes null."""
+    if crossval:
+        results = json.loads(Path(crossval).read_text())["results"]
+        scores = {m: sum(r[model][m] for r in results) / len(results) for m in ("nss", "cc", "auc_judd")}
+        return {**scores, "kind": f"cross-validated, {len(results)} folds by video"}
+    return {k: (None if v != v else v) for k, v in held_out.items()}
 
 
 def _describe(model) -> str:
@@ -178,10 +189,21 @@ def _data_cell(config: dict, baseline: dict) -> str:
 
 
 def _card(name, what, row, config, baseline, meta, history, minutes, command) -> str:
-    val = row["validation"]
-    centre = baseline["centre"]
-    scores = "\n".join(f"| {m} | {val.get(m, float('nan')):.3f} | {centre.get(m, float('nan')):.3f} |"
-                       for m in ("nss", "cc", "auc_judd"))
+    held_out = ', '.join(baseline['val_videos'])
+    if held_out:
+        val, centre = meta.get("validation", {}), baseline["centre"]
+        scores = "\n".join(f"| {m} | {val.get(m, float('nan')):.3f} | {centre.get(m, float('nan')):.3f} |"
+                           for m in ("nss", "cc", "auc_judd"))
+        split = f"by video, seed {config['seed']}, validation videos: {held_out}"
+        validation = f"""Validation (held-out videos, every {config['val_step']}. frame, metrics on a grid with the longer side
+256 px; see `uva_cli/evaluation.py`):
+
+| metric | {name} | centre bias |
+|---|---|---|
+{scores}"""
+    else:
+        split = "none: trained on every video (settings chosen by the cross-validation below)"
+        validation = "Nothing was held out, so the held-out estimate is the cross-validation below."
     return f"""# {name}
 
 {what}
@@ -192,7 +214,7 @@ def _card(name, what, row, config, baseline, meta, history, minutes, command) ->
 | file | `{row['file']}`, {row['bytes']:,} bytes (fp16) |
 | sha256 | `{row['sha256']}` |
 | training data | {_data_cell(config, baseline)} |
-| split | by video, seed {config['seed']}, validation videos: {', '.join(baseline['val_videos'])} |
+| split | {split} |
 | best epoch | {meta.get('epoch')} of {config['epochs']}{' (0: no epoch beat the weights it started from)' if meta.get('epoch') == 0 else ''} |
 | training wall time | {minutes:.0f} min on this run's machine |
 | seed | {config['seed']} |
@@ -203,12 +225,7 @@ Command:
 {command}
 ```
 
-Validation (held-out videos, every {config['val_step']}. frame, metrics on a grid with the longer side
-256 px; see `uva_cli/evaluation.py`):
-
-| metric | {name} | centre bias |
-|---|---|---|
-{scores}
+{validation}
 
 Training history:
 
