@@ -25,6 +25,14 @@ threads = click.option("--threads", default=0, show_default=True, type=click.Int
                             "UVA_THREADS overrides) and every core when the network runs alone.")
 
 
+def network(f):
+    """All of the above at once, in this order: what every command that streams video through a
+    model takes (saliency, roi)."""
+    for option in reversed((model, device, backend, batch_size, precision, threads)):
+        f = option(f)
+    return f
+
+
 class WeightsRef(click.ParamType):
     """A model name from the registry (`uva models`) or a weights file, wherever weights are asked for."""
 

@@ -58,12 +58,7 @@ def _reframe(ctx, param, value):
 @click.option("--max-boxes", default=3, show_default=True, type=click.IntRange(1, 100), help="Boxes per frame, most salient first.")
 @click.option("--threshold", default=0.5, show_default=True, type=click.FloatRange(0.01, 0.99), help="Salient = at least this fraction of the frame's peak saliency.")
 @click.option("--min-area", default=0.002, show_default=True, type=click.FloatRange(0, 1), help="Smallest region kept, as a fraction of the frame area.")
-@options.model
-@options.device
-@options.backend
-@options.batch_size
-@options.precision
-@options.threads
+@options.network
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
 def command(inputs, json_out, jsonl_out, crop, size, reframe, out_dir, kinds, overwrite, shard_of, jobs, manifest_to,
             aspect, max_boxes, threshold, min_area, model, device, backend, batch_size, precision, threads, quiet):

@@ -18,12 +18,7 @@ from . import batch, options
 @click.option("--maps", type=click.Path(path_type=Path), help="Folder of 8-bit grayscale PNG maps at source size: 000001.png, …")
 @click.option("--npz", type=click.Path(path_type=Path), help="Maps at model resolution (float16) with fps and timestamps.")
 @batch.options(OUTPUT_KINDS, "overlay", "Batch mode: write DIR/<name>.overlay.mp4 etc. for every input (folders searched recursively for videos and images; an image's overlay and heatmap are images of its format).")
-@options.model
-@options.device
-@options.backend
-@options.batch_size
-@options.precision
-@options.threads
+@options.network
 @click.option("--alpha", default=0.6, show_default=True, type=click.FloatRange(0, 1), help="Overlay strength at the most salient pixels.")
 @click.option("--colormap", default="turbo", show_default=True, type=click.Choice(COLORMAPS), help="Colour map for overlay and heatmap.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
