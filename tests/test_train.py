@@ -14,7 +14,7 @@ import torch
 
 from conftest import make_fixation_dataset
 from uva_cli.errors import InputError
-from uva_cli.models.registry import load_checkpoint, load_model
+from uva_cli.models.registry import load_checkpoint, load_model, save_checkpoint
 from uva_cli.train import loop
 from uva_cli.train.distill import distill
 from uva_cli.train.loop import TrainConfig, train
@@ -111,8 +111,8 @@ def test_teachers_and_coupled_distillation(dataset, tmp_path):
     # the teacher soft maps were cached once per teacher beside the 256 px dataset cache
     cached = list((dataset[2]).glob("**/teacher-*.npy"))
     assert len(cached) == 4  # two teachers x (videos, images)
-    # and their encoder and face features once for both teachers (same frozen weights)
-    assert len(list((dataset[2]).glob("**/features-*.npy"))) == 4  # (encoder, faces) x (videos, images)
+    # and their encoder features once for both teachers (same frozen weights)
+    assert len(list((dataset[2]).glob("**/features-*.npy"))) == 2  # videos, images
 
 
 RANK_SCRIPT = """
@@ -139,8 +139,12 @@ torch.save({"seen": seen, "state": models[0].state_dict()}, sys.argv[2] + f"/ran
 def test_two_process_data_parallel(dataset, tmp_path, monkeypatch):
     """torchrun with 2 CPU processes (gloo): the ranks draw different halves of each batch, end
     with identical weights, and those equal one process trained on the union of their batches
-    (the teacher's readout has no batch statistics, so the two are the same computation)."""
-    cfg = _cfg(dataset, tmp_path / "ddp", model="teacher-spatial", init="teacher-spatial", epochs=1,
+    (the teacher's readout has no batch statistics, so the two are the same computation; its
+    dropout, whose masks depend on the batch size, is off here)."""
+    teacher = load_model("teacher-spatial")
+    teacher.cfg = replace(teacher.cfg, dropout=0.0)
+    save_checkpoint(tmp_path / "start.pt", teacher)
+    cfg = _cfg(dataset, tmp_path / "ddp", model="teacher-spatial", init=str(tmp_path / "start.pt"), epochs=1,
                steps_per_epoch=3, batch_size=8, augment=False)
     (tmp_path / "cfg.json").write_text(json.dumps(asdict(cfg)))
     (tmp_path / "rank.py").write_text(RANK_SCRIPT)
@@ -164,9 +168,19 @@ def test_two_process_data_parallel(dataset, tmp_path, monkeypatch):
 
     monkeypatch.setattr(loop, "draw", union)
     single = _weights(train(replace(cfg, out=str(tmp_path / "single")), progress=False))
-    for k, v in ranks[0]["state"].items():
-        torch.testing.assert_close(single[k], v, rtol=0, atol=1e-5)
-    assert any(not torch.equal(v, load_model("teacher-spatial").state_dict()[k]) for k, v in single.items())
+    # Compare what training changed: Adam divides by the gradient's size, so a parameter whose
+    # gradient is ~0 may move by up to 2 x lr on float rounding alone; the whole update must agree.
+    start = {k: v.half().float() for k, v in teacher.state_dict().items()}
+    trained = [k for k in start if not k.startswith("encoder.")]
+    ours = torch.cat([(single[k] - start[k]).flatten() for k in trained])
+    theirs = torch.cat([(ranks[0]["state"][k] - start[k]).flatten() for k in trained])
+    assert ours.norm() > 0.01  # it did train
+    assert (ours - theirs).norm() / ours.norm() < 0.02
+    # one rank's batches alone give a different update: the check can tell the union from a half
+    steps = iter(zip(ranks[0]["seen"], ranks[0]["seen"]))
+    half = _weights(train(replace(cfg, out=str(tmp_path / "half")), progress=False))
+    halves = torch.cat([(half[k] - start[k]).flatten() for k in trained])
+    assert (halves - theirs).norm() / ours.norm() > 0.1
 
 
 def test_train_and_distill_commands_with_publish(dataset, tmp_path, monkeypatch):
@@ -181,7 +195,8 @@ def test_train_and_distill_commands_with_publish(dataset, tmp_path, monkeypatch)
                       '"batch_size": 4, "threads": 1}' % cache)
     common = ["--data", str(vroot), "--images", str(iroot), "--config", str(config), "--epochs", "1",
               "--steps", "2", "--quiet"]
-    run = CliRunner().invoke(main, ["train", "--model", "teacher-temporal", *common, "--out", str(tmp_path / "tt")])
+    run = CliRunner().invoke(main, ["train", "--model", "teacher-temporal", "--init", "teacher-temporal", *common,
+                                    "--out", str(tmp_path / "tt")])
     assert run.exit_code == 0, run.output
     weights = tmp_path / "weights"
     weights.mkdir()

@@ -88,7 +88,8 @@ def command_line() -> str:
     parts = ["uva", ctx.info_name]
     for param in ctx.command.params:
         value = ctx.params.get(param.name)
-        if value is None or not isinstance(param, click.Option):
+        if (value is None or not isinstance(param, click.Option)
+                or ctx.get_parameter_source(param.name) == ParameterSource.DEFAULT):  # only what was given
             continue
         if param.is_flag:
             if param.secondary_opts and value is False:

@@ -38,7 +38,7 @@ FACES = 4  # face maps: two BlazeFace heads, on the frame at teacher size and at
 class TeacherConfig:
     name: str
     motion: bool  # read the change from frame t to t+1 as well (the temporal teacher)
-    faces: bool = True  # add BlazeFace's face maps to the features
+    faces: bool = False  # add BlazeFace's face maps to the features (cross-validated: no gain, so off)
     input_size: int = 256
     hidden: int = 64  # readout width
     dropout: float = 0.5  # channel dropout on the features while training (the readout overfits 20 videos fast)

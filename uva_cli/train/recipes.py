@@ -70,7 +70,13 @@ class TeacherRecipe:
         self.feats: dict[str, list[np.ndarray]] = {}
 
     def build(self):
-        model = build_teacher(self.cfg.model, pretrained=not self.cfg.init, **self.cfg.arch)
+        """The pretrained encoder with a new readout, or with --init that checkpoint's network (its
+        encoder is what the cached features must come from)."""
+        if self.cfg.init:
+            from ..models.registry import load_model
+
+            return load_model(self.cfg.init).train()
+        model = build_teacher(self.cfg.model, pretrained=True, **self.cfg.arch)
         round_frozen(model)
         return model
 
