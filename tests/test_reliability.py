@@ -27,7 +27,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from conftest import decode_all, make_clip, square_frame
-from uva_cli import jobs, outputs, video
+from uva_cli import jobs, outputs
 from uva_cli.cli import _interrupts_raise, main
 from uva_cli.engine import load_predictor
 from uva_cli.errors import Interrupted, OutputError
