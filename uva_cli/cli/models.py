@@ -14,7 +14,8 @@ def command():
     from ..models.registry import manifest
 
     # scores: cross-validated where the model was trained on every video (see its card)
-    table = Table("model", "input", "parameters", "file", "NSS", "CC", "AUC-J", "sha256")
+    table = Table("model", "input", "parameters", "file", "NSS", "CC", "AUC-J", "sha256",
+                  caption="NSS, CC, AUC-J: cross-validated on videos each model never saw (see its card)")
     for name, row in manifest().items():
         val = row.get("validation", {})
         fmt = lambda k: f"{val[k]:.3f}" if val.get(k) is not None else "–"  # noqa: E731
