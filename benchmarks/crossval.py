@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from uva_cli.data.cache import build_cache
-from uva_cli.evaluation import centre_predictions, score_cache
+from uva_cli.evaluation import score_cache
 from uva_cli.train.distill import distill
 from uva_cli.train.loop import TrainConfig, train
 
@@ -67,20 +67,14 @@ def last_scores(run: Path) -> dict[str, float]:
     return {m: float(row[m]) for m in METRICS}
 
 
-def mean_prior_scores(data: str, train_names: list[str], val_names: list[str], val_step: int) -> dict[str, float]:
-    """The mean ground-truth density of the training videos' frames as one static map."""
-    cache = build_cache(data, 64, progress=False)
-    prior = np.asarray(cache.density[cache.frames_of(train_names)], np.float64).mean(0)
-    val = cache.frames_of(val_names)[::val_step]
-    return score_cache(((int(i), prior) for i in val), cache).pooled()
+def mean_prior_scores(cache, fold: list[str], val_step: int) -> dict[str, float]:
+    """The mean ground-truth density of the other videos' frames as one static map, scored on the
+    fold's frames."""
+    prior = np.asarray(cache.density[cache.frames_of([n for n in cache.names if n not in fold])], np.float64).mean(0)
+    return score_cache(((int(i), prior) for i in cache.frames_of(fold)[::val_step]), cache).pooled()
 
 
-def centre_scores(data: str, val_names: list[str], val_step: int) -> dict[str, float]:
-    cache = build_cache(data, 64, progress=False)
-    return score_cache(centre_predictions(cache, cache.frames_of(val_names)[::val_step]), cache).pooled()
-
-
-def run_fold(k: int, fold: list[str], base: TrainConfig, args, runs: Path) -> dict[str, dict[str, float]]:
+def run_fold(k: int, fold: list[str], base: TrainConfig, args, runs: Path, cache) -> dict[str, dict[str, float]]:
     out = runs / f"fold-{k}"
     common = replace(base, val_videos=tuple(fold), select="last")
     rows: dict[str, dict[str, float]] = {}
@@ -98,10 +92,9 @@ def run_fold(k: int, fold: list[str], base: TrainConfig, args, runs: Path) -> di
                           temporal_teacher=teachers["teacher-temporal"], **args.student_set)
             distill(cfg, args.fusion_epochs, progress=False)
         rows[args.student] = last_scores(run / "stage2")
-    names = build_cache(base.data, 64, progress=False).names
-    train_names = [n for n in names if n not in fold]
-    rows["centre bias"] = centre_scores(base.data, fold, base.val_step)
-    rows["mean fixation map"] = mean_prior_scores(base.data, train_names, fold, base.val_step)
+    # the training loop scored the centre bias on the fold's validation frames (baseline.json)
+    rows["centre bias"] = json.loads((Path(teachers["teacher-spatial"]).parent / "baseline.json").read_text())["centre"]
+    rows["mean fixation map"] = mean_prior_scores(cache, fold, base.val_step)
     return rows
 
 
@@ -142,12 +135,12 @@ def main() -> None:
     args.teacher_set = parse_settings(args.teacher_config, args.teacher_set)
     args.student_set = parse_settings(args.student_config, args.student_set)
     base = TrainConfig(data=args.data, images=args.images or None, threads=args.threads)
-    names = build_cache(args.data, 64, progress=False).names
-    fold_list = folds(names, args.folds)
+    cache = build_cache(args.data, 64, progress=False)
+    fold_list = folds(cache.names, args.folds)
     results = []
     for k, fold in enumerate(fold_list):
         if args.only is None or k in args.only:
-            results.append(run_fold(k, fold, base, args, args.runs))
+            results.append(run_fold(k, fold, base, args, args.runs, cache))
             print(f"fold {k}: " + "; ".join(f"{n} NSS {r['nss']:.3f} CC {r['cc']:.3f}" for n, r in results[-1].items()),
                   flush=True)
     args.runs.mkdir(parents=True, exist_ok=True)

@@ -24,7 +24,7 @@ log = logging.getLogger("uva")
 
 @dataclass
 class Predictor:
-    """A loaded student on a device; the state every prediction call shares."""
+    """A loaded model (a student, or a teacher) on a device; the state every prediction call shares."""
 
     model: "object | None"  # uva_cli.models.student.UVANet; None for an .onnx file from `uva export`
     name: str

@@ -186,23 +186,23 @@ class MobileNetV2(nn.Module):
     def __init__(self):
         super().__init__()
         blocks, cin = [SameConv(3, 32, 3, 2)], 32
-        self.tap_index: dict[int, int] = {}
+        last_at: dict[int, int] = {}  # stride -> index of the last block at that stride
         stride = 2
         for expand, cout, repeats, first in _V2_STAGES:
             for r in range(repeats):
                 blocks.append(InvertedResidual(cin, cout, first if r == 0 else 1, expand))
                 cin = cout
             stride *= first
-            self.tap_index[stride] = len(blocks) - 1  # the last block at each stride wins
+            last_at[stride] = len(blocks) - 1
         self.blocks = nn.Sequential(*blocks)
+        self.tap_at = {last_at[s]: s for s in self.taps}  # block index -> the stride it is tapped for
 
     def forward(self, x: torch.Tensor) -> dict[int, torch.Tensor]:
         out = {}
         for i, block in enumerate(self.blocks):
             x = block(x)
-            for stride, index in self.tap_index.items():
-                if index == i and stride in self.taps:
-                    out[stride] = x
+            if i in self.tap_at:
+                out[self.tap_at[i]] = x
         return out
 
 

@@ -68,13 +68,13 @@ class Teacher(nn.Module):
             self.faces = BlazeFace()
         channels = ENCODER + (FACES if cfg.faces else 0)
         cin = 2 * channels if cfg.motion else channels
+        # GroupNorm, not BatchNorm: a sample's map never depends on the rest of its batch, so
+        # data-parallel training on N processes is exactly one process on their joint batch
         self.readout = nn.Sequential(
             nn.Dropout2d(cfg.dropout), nn.Conv2d(cin, cfg.hidden, 1), nn.GroupNorm(8, cfg.hidden), nn.ReLU(inplace=True),
             nn.Conv2d(cfg.hidden, cfg.hidden, 3, padding=1, groups=cfg.hidden // 16), nn.ReLU(inplace=True),
             nn.Conv2d(cfg.hidden, 1, 1))
         self.prior = nn.Parameter(centre_prior_logits(cfg.prior))
-        # GroupNorm, not BatchNorm: a sample's map never depends on the rest of its batch, so
-        # data-parallel training on N processes is exactly one process on their joint batch
 
     def parts(self) -> dict[str, nn.Module]:
         """The frozen networks behind `features`, in channel order, by part name."""
