@@ -81,9 +81,7 @@ def test_cache_key_covers_what_changes_the_graph(tmp_path, random_weights, monke
     assert engine.onnx_cache_path(str(random_weights)) != base
     monkeypatch.undo()
     monkeypatch.setenv("UVA_CACHE_DIR", str(tmp_path))
-    import torch
-
-    monkeypatch.setattr(torch, "__version__", "0.0-other")  # the exporter is torch's own
+    monkeypatch.setattr(engine, "torch_version", lambda: "0.0-other")  # the exporter is torch's own
     assert engine.onnx_cache_path(str(random_weights)) != base
 
 
@@ -131,3 +129,31 @@ def test_a_rename_by_another_writer_in_between_is_harmless(tmp_path, random_weig
     monkeypatch.undo()
     assert [p.name for p in tmp_path.iterdir()] == ["g.onnx"]
     assert export.onnx_session(target).get_inputs()[0].shape[1:] == [3, 64, 64]
+
+
+def test_a_cached_export_runs_without_importing_torch(tmp_path, random_weights, monkeypatch):
+    """The second process to run a model on ONNX Runtime starts from the cached graph and never
+    imports PyTorch (a second of every start), with the maps PyTorch gives."""
+    monkeypatch.setenv("UVA_CACHE_DIR", str(tmp_path / "cache"))
+    want = predict_arrays(load_predictor(str(random_weights), "cpu", backend="torch"), _frames(5))
+    load_predictor(str(random_weights), "cpu", backend="onnx")  # exports into the cache
+    np.save(tmp_path / "frames.npy", _frames(5))
+    code = ("import sys, numpy as np; from uva_cli.engine import load_predictor, predict_arrays; "
+            "p = load_predictor(sys.argv[1], 'cpu', backend='auto'); "
+            "np.save(sys.argv[3], predict_arrays(p, np.load(sys.argv[2]))); "
+            "print(p.backend, p.model is None, 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code, str(random_weights), str(tmp_path / "frames.npy"),
+                          str(tmp_path / "maps.npy")], capture_output=True, text=True, env=dict(os.environ))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["onnx", "True", "False"]
+    got = np.load(tmp_path / "maps.npy")
+    assert got.shape == want.shape == (4, 64, 64) and np.abs(got - want).max() < 1e-4
+
+
+def test_a_cpu_build_of_torch_means_the_cpu_without_asking_it(monkeypatch):
+    from uva_cli import engine
+
+    monkeypatch.setattr(engine, "torch_version", lambda: "2.13.0+cpu")
+    assert engine.pick_device("auto") == "cpu" and not engine.cuda_possible()
+    monkeypatch.setattr(engine, "torch_version", lambda: "2.13.0")
+    assert engine.cuda_possible()

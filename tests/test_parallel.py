@@ -6,7 +6,7 @@ import numpy as np
 
 from conftest import make_clip
 from test_reliability import run
-from uva_cli.parallel import worker_threads
+from uva_cli.parallel import worker_device, worker_threads
 
 
 def test_jobs_runs_every_input_once_with_the_same_maps_as_one_process(tmp_path, random_weights):
@@ -34,3 +34,11 @@ def test_jobs_needs_a_batch_and_divides_the_cores():
     result = run("saliency", "x.mp4", "--npz", "x.npz", "--jobs", "2")
     assert result.exit_code == 2 and "--jobs" in result.output and "Traceback" not in result.output
     assert worker_threads(1, 2) == (1, 2) and worker_threads(2, 2) == (1, 1) and worker_threads(2, 16) == (7, 8)
+
+
+def test_workers_spread_over_the_gpus():
+    # 3 workers, 2 GPUs: worker k on GPU k mod 2; one GPU or a named one is shared; the CPU stays
+    assert [worker_device("auto", k, 2) for k in range(3)] == ["cuda:0", "cuda:1", "cuda:0"]
+    assert [worker_device("cuda", k, 4) for k in range(2)] == ["cuda:0", "cuda:1"]
+    assert worker_device("cuda", 1, 1) == "cuda" and worker_device("cuda:1", 0, 2) == "cuda:1"
+    assert worker_device("cpu", 1, 2) == "cpu" and worker_device("auto", 1, 0) == "auto"

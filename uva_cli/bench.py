@@ -4,9 +4,12 @@ compare like with like on a noisy machine."""
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import resource
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -33,6 +36,7 @@ class BenchResult:
     network_fps: dict[str, float] = field(default_factory=dict)  # batch size -> frames/s
     paper_fps: float | None = None
     video: dict[str, float] = field(default_factory=dict)
+    startup: dict[str, float] = field(default_factory=dict)  # seconds, see `startup_seconds`
     peak_rss_mb: float = 0.0
     versions: dict[str, str] = field(default_factory=dict)
 
@@ -88,14 +92,27 @@ def _timed(fn) -> tuple[int, float]:
     return frames, time.perf_counter() - started
 
 
+def decode_encode_only(video: Path, size: int, info, target: Path) -> int:
+    """What an overlay costs without the network and the painting: decode (full quality, the
+    model-size frames made too), the yuv420p pictures re-encoded as they are, audio copied."""
+    from .threads import prefetch
+    from .video import VideoWriter, iter_frames
+
+    n = 0
+    with VideoWriter(target, info.width, info.height, info.fps, audio_from=video) as w:
+        for f in prefetch(iter_frames(video, size=size, native=True, info=info, yuv=True)):
+            w.write(f.native, f.time)
+            n += 1
+    return n
+
+
 def video_fps(predictor, video: Path, rounds: int = 3) -> dict[str, float]:
     """Decode-only (the default decoder, and the fast one that maps-only outputs use),
     decode+encode-only and end-to-end (npz, overlay) frames per second: the
     median of `rounds` rounds that each run all four in turn, so a burst of load from elsewhere
     on the machine moves one sample, not a ratio."""
     from .jobs import Task, run_task
-    from .threads import prefetch
-    from .video import VideoWriter, iter_frames, probe
+    from .video import iter_frames, probe
 
     info = probe(video)
     with tempfile.TemporaryDirectory() as tmp:
@@ -106,13 +123,7 @@ def video_fps(predictor, video: Path, rounds: int = 3) -> dict[str, float]:
             return sum(1 for _ in iter_frames(video, size=predictor.input_size, info=info, fast=True))
 
         def decode_encode() -> int:
-            n = 0
-            with VideoWriter(Path(tmp) / "copy.mp4", info.width, info.height, info.fps, audio_from=video) as w:
-                frames = iter_frames(video, size=predictor.input_size, native=True, info=info, yuv=True)
-                for f in prefetch(frames):
-                    w.write(f.native, f.time)
-                    n += 1
-            return n
+            return decode_encode_only(video, predictor.input_size, info, Path(tmp) / "copy.mp4")
 
         def end_to_end(kind: str):
             target = Path(tmp) / ("out.npz" if kind == "npz" else "out.mp4")
@@ -132,13 +143,41 @@ def video_fps(predictor, video: Path, rounds: int = 3) -> dict[str, float]:
     return out
 
 
+# Run in a new interpreter by `startup_seconds`: what `uva saliency` does before its first frame.
+_STARTUP = """
+import json, sys, time
+started = time.perf_counter()
+import numpy as np
+from uva_cli.engine import load_predictor, predict_arrays
+imported = time.perf_counter()
+p = load_predictor(*json.loads(sys.argv[1]))
+loaded = time.perf_counter()
+predict_arrays(p, np.zeros((2, p.input_size, p.input_size, 3), np.uint8))
+print(json.dumps({"imports": imported - started, "model_load": loaded - imported,
+                  "first_batch": time.perf_counter() - loaded}))
+"""
+
+
+def startup_seconds(model: str, device: str, backend: str, precision: str) -> dict[str, float]:
+    """Start-up of a new process, apart from the per-frame figures: the interpreter, imports
+    (torch, PyAV, ONNX Runtime), loading the weights and the ONNX session (its cached export:
+    the first run ever also exports), and the first small batch. A batch pays it once; a
+    single short clip pays it in full."""
+    started = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", _STARTUP, json.dumps([model, device, 1, backend, 0, precision])],
+                         capture_output=True, text=True, check=True)
+    total = time.perf_counter() - started
+    parts = json.loads(out.stdout.strip().splitlines()[-1])
+    return {"total": total, "interpreter": total - sum(parts.values()), **parts}
+
+
 def run_bench(model: str = "uva-dva-64", device: str = "auto", batch_sizes: tuple[int, ...] = (),
               threads: int = 0, video: Path | None = None, backend: str = "auto",
-              precision: str = "auto") -> BenchResult:
+              precision: str = "auto", rounds: int = 3) -> BenchResult:
     import av
     import torch
 
-    from .engine import load_predictor
+    from .engine import load_predictor, pipeline_threads
     from .errors import WeightsError
     from .models.registry import load_model, resolve
     from .models.student import count_parameters
@@ -148,23 +187,25 @@ def run_bench(model: str = "uva-dva-64", device: str = "auto", batch_sizes: tupl
                            f"give the .pt file or model name (--backend onnx times its ONNX export)")
     # `threads` (0: automatic) for the network: network-only on every core, as the paper; the video
     # timings with what `uva saliency` uses (all cores but one, or UVA_THREADS)
-    predictor = load_predictor(model, device, backend=backend, threads=threads or os.cpu_count() or 1,
-                               precision=precision)
+    network_threads = threads or os.cpu_count() or 1
+    predictor = load_predictor(model, device, backend=backend, threads=network_threads, precision=precision)
     batch_sizes = batch_sizes or BATCH_SIZES[predictor.device.split(":")[0]]
     path, _ = resolve(model)
+    net = load_model(model)  # the predictor holds none when it runs a cached ONNX export
     result = BenchResult(model=model, device=predictor.device, backend=predictor.backend,
-                         precision=predictor.precision, threads=torch.get_num_threads(),
-                         parameters=count_parameters(load_model(model)), weights_bytes=path.stat().st_size,
-                         macs_per_frame=count_macs(predictor.model, predictor.input_size),
-                         paper_fps=PAPER_FPS.get((predictor.model.cfg.name, predictor.device.split(":")[0])))
+                         precision=predictor.precision, threads=network_threads,
+                         parameters=count_parameters(net), weights_bytes=path.stat().st_size,
+                         macs_per_frame=count_macs(net, net.cfg.input_size),
+                         paper_fps=PAPER_FPS.get((net.cfg.name, predictor.device.split(":")[0])))
     for batch in batch_sizes:
         result.network_fps[str(batch)] = network_fps(predictor, batch)
     if video is not None:
         best = max(batch_sizes, key=lambda b: result.network_fps[str(b)])
         streaming = load_predictor(model, device, best, backend=predictor.backend, threads=threads,
                                    precision=predictor.precision)
-        result.video = video_fps(streaming, video)
-        result.video["pipeline_threads"] = float(torch.get_num_threads())
+        result.video = video_fps(streaming, video, rounds)
+        result.video["pipeline_threads"] = float(threads or pipeline_threads())
+        result.startup = startup_seconds(str(model), device, predictor.backend, predictor.precision)
     result.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result.versions = {"python": platform.python_version(), "torch": torch.__version__, "av": av.__version__,
                        "numpy": np.__version__, "cpu": platform.processor() or platform.machine(),

@@ -44,7 +44,19 @@ class Predictor:
 PRECISIONS = ("auto", "fp32", "fp16")
 
 
+def cuda_possible() -> bool:
+    """False when the installed PyTorch is a CPU-only build (its version ends "+cpu"): known
+    without importing torch."""
+    return not torch_version().endswith("+cpu")
+
+
 def pick_device(device: str = "auto") -> str:
+    """"auto" -> "cuda" where PyTorch sees a GPU, else "cpu"; a CUDA device asked for must exist.
+    PyTorch is imported only where CUDA is possible and asked about."""
+    if device == "auto" and not cuda_possible():
+        return "cpu"
+    if not device.startswith(("auto", "cuda")):
+        return device
     import torch
 
     if device == "auto":
@@ -87,12 +99,11 @@ def load_predictor(model: str = "uva-dva-64", device: str = "auto", batch_size: 
     `threads` for the network on the CPU, 0: `pipeline_threads()`, what a streaming video leaves
     it. precision "auto" is fp16 on CUDA (half the memory traffic; maps within 5e-3 of their peak
     of fp32's) and fp32 elsewhere; fp16 runs on PyTorch.
-    """
-    import torch
 
+    With ONNX Runtime and the model's export already cached, PyTorch is not imported at all
+    (`predictor.model` is then None): a new process starts about a second sooner.
+    """
     from .errors import UvaError, WeightsError
-    from .models.blocks import fold_batchnorm
-    from .models.registry import load_model
 
     if backend not in ("auto", "torch", "onnx"):
         raise ValueError(f"unknown backend {backend!r}: auto, torch or onnx")
@@ -123,6 +134,16 @@ def load_predictor(model: str = "uva-dva-64", device: str = "auto", batch_size: 
             raise WeightsError(f"{model}: no such ONNX file")
         return Predictor(model=None, name=str(model), device=device, batch_size=max(1, int(batch_size)),
                          backend=backend, session=onnx_session(model, threads))
+    if backend == "onnx":
+        session = _cached_onnx_session(model, threads)
+        if session is not None:
+            return Predictor(model=None, name=model, device=device, batch_size=max(1, int(batch_size)),
+                             backend=backend, session=session)
+    import torch
+
+    from .models.blocks import fold_batchnorm
+    from .models.registry import load_model
+
     net = load_model(model)  # a student, or a teacher (slower, better: same interface)
     # channels-last: what the first convolution sees anyway (frames arrive NHWC); 5-12 % faster
     # on CPU than converting every layer's output back and forth
@@ -134,7 +155,7 @@ def load_predictor(model: str = "uva-dva-64", device: str = "auto", batch_size: 
     predictor = Predictor(model=net, name=model, device=device, batch_size=max(1, int(batch_size)),
                           backend=backend, precision=precision)
     if backend == "onnx":
-        predictor.session = _onnx_session_for(model, net, threads)
+        predictor.session = _exported_onnx_session(model, net, threads)
     return predictor
 
 
@@ -147,34 +168,55 @@ def uva_version() -> str:
         return "unknown"
 
 
+def torch_version() -> str:
+    """The installed PyTorch's version, read from its package metadata (importing torch to ask
+    costs a new process more than a second)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("torch")
+    except PackageNotFoundError:
+        import torch
+
+        return torch.__version__
+
+
 def onnx_cache_path(model: str, opset: int = 0) -> Path:
     """Where the ONNX export of `model` is cached: named by everything that changes the graph
     (weights sha256, uva version, opset, exporter and its torch version)."""
-    import torch
-
-    from .data.cache import default_cache_base
+    from .cachedir import default_cache_base
     from .export import EXPORTER, OPSET
     from .models.registry import resolve, sha256
 
     weights = resolve(model)[0]
-    key = json.dumps([sha256(weights), uva_version(), opset or OPSET, EXPORTER, torch.__version__])
+    key = json.dumps([sha256(weights), uva_version(), opset or OPSET, EXPORTER, torch_version()])
     return default_cache_base() / "onnx" / f"{weights.stem}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.onnx"
 
 
-def _onnx_session_for(model: str, net, threads: int):
-    """A session on the cached export of `model`; made and cached when missing or unreadable.
-    Safe with many processes on one cache: each writes its own temporary file and renames it into
-    place (identical graphs, so whichever rename lands last is as good). Without a writable cache
-    folder the graph stays in memory."""
-    from .errors import OutputError, WeightsError
-    from .export import onnx_bytes, onnx_session, save_atomic
+def _cached_onnx_session(model: str, threads: int):
+    """A session on the cached export of `model`, or None when there is none or it is damaged
+    (e.g. written by a crashed older uva): then `_exported_onnx_session` makes it again."""
+    from .errors import WeightsError
+    from .export import onnx_session
 
     path = onnx_cache_path(model)
     if path.is_file():
         try:
             return onnx_session(path, threads)
-        except WeightsError:  # damaged (e.g. written by a crashed older uva): exported again
+        except WeightsError:
             pass
+    return None
+
+
+def _exported_onnx_session(model: str, net, threads: int):
+    """Export `net` and cache the graph for the next process, then a session on it. Safe with
+    many processes on one cache: each writes its own temporary file and renames it into place
+    (identical graphs, so whichever rename lands last is as good). Without a writable cache
+    folder the graph stays in memory."""
+    from .errors import OutputError
+    from .export import onnx_bytes, onnx_session, save_atomic
+
+    path = onnx_cache_path(model)
     graph = onnx_bytes(net)
     try:
         save_atomic(path, graph)
@@ -198,6 +240,11 @@ def _windows(frames: Iterable[Frame], batch_size: int) -> Iterator[list[Frame]]:
 def predict_arrays(predictor: Predictor, smalls: np.ndarray) -> np.ndarray:
     """Maps for (N+1, S, S, 3) uint8 frames, each paired with the next: returns (N, S, S) float32
     maps scaled so each peaks at 1."""
+    if predictor.session is not None:  # `models.student.normalise` in NumPy: the same float32 operations
+        x = smalls.transpose(0, 3, 1, 2).astype(np.float32, order="C")
+        x /= np.float32(127.5)
+        x -= np.float32(1.0)
+        return predictor.session.run(None, {"frames": x})[0]
     import torch
 
     from .models.student import normalise, window_maps
@@ -207,8 +254,6 @@ def predict_arrays(predictor: Predictor, smalls: np.ndarray) -> np.ndarray:
         if predictor.device.startswith("cuda"):  # page-locked, so the upload runs asynchronously
             frames = frames.pin_memory()
         x = normalise(frames.to(predictor.device, non_blocking=True))
-        if predictor.session is not None:
-            return predictor.session.run(None, {"frames": x.numpy()})[0]
         if predictor.precision == "fp16":
             x = x.half()
         return window_maps(predictor.model, x).float().cpu().numpy()

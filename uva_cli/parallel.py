@@ -4,7 +4,8 @@ Worker k of N takes `jobs.shard(tasks, k, N)`, the same deterministic round-robi
 `--shard k/N`, so `--jobs N` does exactly what N shard processes would. Threads per worker are
 set so the machine is used and not oversubscribed: the cores are divided among the workers, and
 each worker's share goes to its decoder and network as in a single process (network threads =
-share - 1, at least one; FFmpeg decoder threads = the share). The parent keeps the progress
+share - 1, at least one; FFmpeg decoder threads = the share). On CUDA the workers spread over
+the GPUs (`worker_device`). The parent keeps the progress
 bar, the manifest and the summary; workers report each input's `Result` as it finishes.
 
 Ctrl-C or SIGTERM in the parent stops the workers with SIGTERM; each removes its unfinished
@@ -31,9 +32,28 @@ def worker_threads(jobs: int, cores: int | None = None) -> tuple[int, int]:
     return max(1, share - 1), share
 
 
-def _worker(tasks: list[Task], load: dict, threads: int, decode_threads: int, overwrite: bool, kw: dict,
-            results) -> None:
-    """One worker process: load the model, run its tasks, put each Result (then None) on `results`."""
+def worker_device(device: str, index: int, gpus: int) -> str:
+    """The device worker `index` (0-based) runs its network on. With several CUDA GPUs and
+    `device` "auto" or "cuda", worker k takes GPU k mod n, so N workers spread over the GPUs
+    (each its own model, 0.4 MB, and its own decoding); with one GPU they all share it. A
+    named GPU (cuda:1) or the CPU is kept as given."""
+    if gpus > 1 and device in ("auto", "cuda"):
+        return f"cuda:{index % gpus}"
+    return device
+
+
+def _gpus(load: dict) -> int:
+    """CUDA GPUs the workers may spread over (0 where the network runs on ONNX Runtime's CPU provider)."""
+    if load.get("backend") == "onnx" or not str(load.get("device", "auto")).startswith(("auto", "cuda")):
+        return 0
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def _worker(index: int, tasks: list[Task], load: dict, threads: int, decode_threads: int, overwrite: bool,
+            kw: dict, results) -> None:
+    """Worker `index`: load the model, run its tasks, put each Result (then None) on `results`."""
     os.environ[DECODE_THREADS_ENV] = str(decode_threads)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; it sends SIGTERM
 
@@ -45,8 +65,9 @@ def _worker(tasks: list[Task], load: dict, threads: int, decode_threads: int, ov
     try:
         from .engine import load_predictor
 
-        args = {k: v for k, v in load.items() if k != "threads"}
-        predictor = load_predictor(**args, threads=load.get("threads") or threads)
+        args = {k: v for k, v in load.items() if k not in ("threads", "device")}
+        device = worker_device(load.get("device", "auto"), index, _gpus(load))
+        predictor = load_predictor(**args, device=device, threads=load.get("threads") or threads)
         run_batch(tasks, predictor, overwrite=overwrite, keep_going=True, after=results.put, **kw)
     except KeyboardInterrupt:
         pass
@@ -66,8 +87,8 @@ def run_parallel(tasks: list[Task], jobs: int, load: dict, overwrite: bool = Fal
     results = ctx.Queue()
     threads, decode_threads = worker_threads(jobs)
     parts = [part for part in (shard(tasks, k, jobs) for k in range(1, jobs + 1)) if part]
-    workers = [ctx.Process(target=_worker, args=(part, load, threads, decode_threads, overwrite, kw, results),
-                           daemon=True) for part in parts]
+    workers = [ctx.Process(target=_worker, args=(k, part, load, threads, decode_threads, overwrite, kw, results),
+                           daemon=True) for k, part in enumerate(parts)]
     summary, running, failure = Summary(), len(workers), None
     if before and tasks:
         before(0, tasks[0])

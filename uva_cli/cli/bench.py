@@ -26,10 +26,12 @@ def default_video() -> Path:
 @options.threads
 @click.option("--video", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Clip for the pipeline timings [default: the bundled example].")
 @click.option("--no-video", is_flag=True, help="Time the network only.")
+@click.option("--rounds", default=3, show_default=True, type=click.IntRange(1), help="Rounds of the video timings (each runs every pipeline once, interleaved); medians are reported.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the results as JSON ('-' for stdout).")
-def command(model, device, batch_sizes, backend, precision, threads, video, no_video, json_out):
+def command(model, device, batch_sizes, backend, precision, threads, video, no_video, rounds, json_out):
     """Measure parameters, multiply-adds, network-only fps (the paper's measure, next to its
-    figure) and, on a video, decode-only vs end-to-end fps."""
+    figure) and, on a video, decode-only vs end-to-end fps, and apart from them the start-up a
+    new process pays before its first frame."""
     from rich.console import Console
     from rich.table import Table
 
@@ -39,7 +41,8 @@ def command(model, device, batch_sizes, backend, precision, threads, video, no_v
         video = default_video()
         if not video.is_file():
             raise click.UsageError(f"the bundled example {video} is missing from this install: give --video CLIP")
-    result = run_bench(model, device, tuple(batch_sizes), threads, None if no_video else video, backend, precision)
+    result = run_bench(model, device, tuple(batch_sizes), threads, None if no_video else video, backend, precision,
+                       rounds)
     table = Table("measure", "value", title=f"uva bench: {result.model}, {result.backend} {result.precision} on "
                                             f"{result.device} ({result.threads} threads)")
     table.add_row("parameters", f"{result.parameters:,}")
@@ -59,6 +62,10 @@ def command(model, device, batch_sizes, backend, precision, threads, video, no_v
             table.add_row(label, f"{result.video[key]:,.2f}" if "vs" in key else f"{result.video[key]:,.1f}")
     if "pipeline_threads" in result.video:
         table.add_row("network threads while streaming", f"{result.video['pipeline_threads']:.0f}")
+    if result.startup:
+        s = result.startup
+        table.add_row("start-up of a new process", f"{s['total']:.2f} s (interpreter {s['interpreter']:.2f}, imports "
+                      f"{s['imports']:.2f}, model load {s['model_load']:.2f}, first batch {s['first_batch']:.2f})")
     table.add_row("peak memory", f"{result.peak_rss_mb:,.0f} MB")
     table.add_row("versions", ", ".join(f"{k} {v}" for k, v in result.versions.items()))
     Console(stderr=json_out == Path("-")).print(table)

@@ -37,6 +37,7 @@ import numpy as np
 from numpy.lib.format import open_memmap
 
 from ..atomic import PART, atomic_path, discard
+from ..cachedir import default_cache_base
 from ..errors import InputError
 from ..video import iter_frames
 from .base import Dataset, ImageItem, MapItem, VideoItem
@@ -104,14 +105,6 @@ class Cache:
     def subjects_of(self, i: int) -> np.ndarray:
         """(K,) int32 observer of each of frame i's points; -1 where the dataset does not record it."""
         return self.subjects[self.offsets[i]:self.offsets[i + 1]]
-
-
-def default_cache_base() -> Path:
-    """UVA_CACHE_DIR, else $XDG_CACHE_HOME/uva, else ~/.cache/uva."""
-    if os.environ.get("UVA_CACHE_DIR"):
-        return Path(os.environ["UVA_CACHE_DIR"]).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "uva"
 
 
 def _fingerprint(dataset: Dataset, only: Iterable[str] | None) -> str:
