@@ -44,7 +44,10 @@ def worker_device(device: str, index: int, gpus: int) -> str:
 
 def _gpus(load: dict) -> int:
     """CUDA GPUs the workers may spread over (0 where the network runs on ONNX Runtime's CPU provider)."""
-    if load.get("backend") == "onnx" or not str(load.get("device", "auto")).startswith(("auto", "cuda")):
+    from .engine import cuda_possible
+
+    if load.get("backend") == "onnx" or not str(load.get("device", "auto")).startswith(("auto", "cuda")) \
+            or not cuda_possible():
         return 0
     import torch
 
