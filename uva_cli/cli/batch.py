@@ -49,7 +49,7 @@ def options(kinds: tuple[str, ...], default: str, out_dir_help: str) -> Callable
                           "with I=1..N cover each input exactly once."),
         click.option("--jobs", default=1, show_default=True, type=click.IntRange(1),
                      help="Batch mode: run N worker processes over the inputs (split as --shard splits them), the "
-                          "cores divided among them."),
+                          "cores divided among them (on CUDA, spread over the GPUs)."),
         click.option("--manifest", "manifest_to", metavar="FILE",
                      help="Append one JSON line per input (path, status, reason, frames, seconds); '-' = stdout. "
                           "Shards may share one file."),
