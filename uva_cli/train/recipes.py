@@ -153,11 +153,16 @@ def teacher_maps(weights: str, cache, device: str = "cpu", progress: bool = True
     target = Path(cache.path) / f"teacher-{sha256(path)[:16]}.npy"
     if target.exists():
         return np.load(target, mmap_mode="r")
+    from rich.progress import Progress
+
     model = load_model(weights).to(device)
     feats = frame_features(model, cache, device, progress)
     out = np.zeros((len(cache), TEACHER_OUT, TEACHER_OUT), np.float16)
-    for idx, maps in teacher_batches(model, feats, cache, np.arange(len(cache)), device):
-        out[idx] = maps
+    with Progress(transient=True, disable=not progress) as bar:
+        task = bar.add_task(f"{path.stem} soft maps", total=len(cache))
+        for idx, maps in teacher_batches(model, feats, cache, np.arange(len(cache)), device):
+            out[idx] = maps
+            bar.advance(task, len(idx))
     with atomic_path(target, unique=True) as tmp, open(tmp, "wb") as fh:  # ranks of one run may race here
         np.save(fh, out)
     return out
