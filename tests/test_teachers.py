@@ -44,10 +44,16 @@ def test_features_of_a_mirrored_frame_are_the_mirrored_features(teacher):
 
 
 def test_teacher_maps_a_video_through_the_cli(tmp_path, teacher):
+    """With the default backend (ONNX Runtime on the CPU for the students) a teacher runs on
+    PyTorch; asking for ONNX explicitly is a one-line error."""
     clip = make_clip(tmp_path / "square.mp4", frames=12)
     result = CliRunner().invoke(main, ["saliency", str(clip), "--model", "teacher-spatial", "--npz",
-                                       str(tmp_path / "maps.npz"), "--backend", "torch", "-q"])
+                                       str(tmp_path / "maps.npz"), "-q"])
     assert result.exit_code == 0, result.output
+    refused = CliRunner().invoke(main, ["saliency", str(clip), "--model", "teacher-spatial", "--npz",
+                                        str(tmp_path / "onnx.npz"), "--backend", "onnx", "-q"])
+    assert refused.exit_code != 0 and "PyTorch only" in refused.output and len(refused.output.splitlines()) == 1
+    assert not (tmp_path / "onnx.npz").exists()
     maps = np.load(tmp_path / "maps.npz")["maps"]
     assert maps.shape == (12, teacher.cfg.output_size, teacher.cfg.output_size)
     # the bright square on a dark, textured background is where it looks, frame after frame

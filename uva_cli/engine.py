@@ -124,6 +124,7 @@ def load_predictor(model: str = "uva-dva-64", device: str = "auto", batch_size: 
         precision = "fp16" if device.startswith("cuda") and backend != "onnx" else "fp32"
     if precision == "fp16" and backend == "onnx":
         raise UvaError("fp16 runs on PyTorch only: use --backend torch, or fp32 with ONNX Runtime")
+    requested = backend
     if backend == "auto":
         backend = "onnx" if device == "cpu" and onnx_available() and precision == "fp32" else "torch"
     threads = threads or pipeline_threads()
@@ -145,6 +146,10 @@ def load_predictor(model: str = "uva-dva-64", device: str = "auto", batch_size: 
     from .models.registry import load_model
 
     net = load_model(model)  # a student, or a teacher (slower, better: same interface)
+    if backend == "onnx" and requested == "auto":
+        from .export import exportable
+
+        backend = "onnx" if exportable(net) else "torch"  # teachers run on PyTorch
     # channels-last: what the first convolution sees anyway (frames arrive NHWC); 5-12 % faster
     # on CPU than converting every layer's output back and forth
     net = fold_batchnorm(net).to(device, memory_format=torch.channels_last).eval()

@@ -18,9 +18,22 @@ OPSET = 17
 EXPORTER = "torch.onnx.export (TorchScript, dynamo=False)"  # with torch's version, part of the cache key
 
 
+def exportable(model) -> bool:
+    """Whether `model` exports to ONNX: the students do; the teachers pool their features to a
+    size that follows the frame's, which the TorchScript exporter cannot express, so they run on
+    PyTorch."""
+    from .models.teachers import Teacher
+
+    return not isinstance(model, Teacher)
+
+
 def onnx_bytes(model, opset: int = OPSET) -> bytes:
     """`model` (a UVANet, batch norm folded or not) as an ONNX graph, in memory."""
     import torch
+
+    if not exportable(model):
+        raise UvaError("the teachers run on PyTorch only: ONNX export and --backend onnx are for the students "
+                       "(uva-dva-64, uva-dva-32)")
 
     from .models.student import window_maps
 
