@@ -27,6 +27,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from uva_cli.bench import count_macs, network_fps
+    from uva_cli.models.registry import load_model
     from uva_cli.engine import load_predictor
 
     threads = args.threads or os.cpu_count() or 1
@@ -48,7 +49,7 @@ def main() -> None:
           + "best".rjust(10) + f"vs {reference}".rjust(18) + "per round".rjust(12))
     rows = {}
     for m, predictor in predictors.items():
-        macs = count_macs(predictor.model, predictor.input_size)
+        macs = count_macs(load_model(m), predictor.input_size)  # an ONNX predictor holds no PyTorch model
         medians = {b: float(np.median(samples[m][b])) for b in batches}
         rows[m] = {"macs_per_frame": macs, "fps": medians, "samples": samples[m], "best_fps": best[m],
                    "ratio": best[m] / best[reference], "ratio_per_round": per_round[m],
