@@ -51,8 +51,8 @@ def cuda_possible() -> bool:
 
 
 def pick_device(device: str = "auto") -> str:
-    """"auto" -> "cuda" where PyTorch sees a GPU, else "cpu"; a CUDA device asked for must exist.
-    PyTorch is imported only where CUDA is possible and asked about."""
+    """The device to run on: for "auto", "cuda" where PyTorch sees a GPU, else "cpu"; a CUDA
+    device asked for must exist. PyTorch is imported only where CUDA is possible and asked about."""
     if device == "auto" and not cuda_possible():
         return "cpu"
     if not device.startswith(("auto", "cuda")):
