@@ -43,18 +43,18 @@ def test_features_of_a_mirrored_frame_are_the_mirrored_features(teacher):
     assert mirrored > 0.7 and mirrored > corr(f, f_mirror) + 0.3  # unmirrored: 0.22
 
 
-def test_teacher_maps_a_video_through_the_cli(tmp_path, teacher):
-    """With the default backend (ONNX Runtime on the CPU for the students) a teacher runs on
-    PyTorch; asking for ONNX explicitly is a one-line error."""
+def test_teacher_maps_a_video_through_the_cli(tmp_path, teacher, monkeypatch):
+    """A teacher runs on the default backend (ONNX Runtime on the CPU, its export cached like a
+    student's) with PyTorch's maps."""
+    monkeypatch.setenv("UVA_CACHE_DIR", str(tmp_path / "cache"))
     clip = make_clip(tmp_path / "square.mp4", frames=12)
-    result = CliRunner().invoke(main, ["saliency", str(clip), "--model", "teacher-spatial", "--npz",
-                                       str(tmp_path / "maps.npz"), "-q"])
-    assert result.exit_code == 0, result.output
-    refused = CliRunner().invoke(main, ["saliency", str(clip), "--model", "teacher-spatial", "--npz",
-                                        str(tmp_path / "onnx.npz"), "--backend", "onnx", "-q"])
-    assert refused.exit_code != 0 and "PyTorch only" in refused.output and len(refused.output.splitlines()) == 1
-    assert not (tmp_path / "onnx.npz").exists()
-    maps = np.load(tmp_path / "maps.npz")["maps"]
+    for backend in ("auto", "torch"):
+        result = CliRunner().invoke(main, ["saliency", str(clip), "--model", "teacher-spatial", "--npz",
+                                           str(tmp_path / f"{backend}.npz"), "--backend", backend, "-q"])
+        assert result.exit_code == 0, result.output
+    assert len(list((tmp_path / "cache" / "onnx").glob("teacher-spatial-*.onnx"))) == 1
+    maps = np.load(tmp_path / "auto.npz")["maps"]
+    assert np.abs(maps.astype(np.float32) - np.load(tmp_path / "torch.npz")["maps"]).max() < 2e-3
     assert maps.shape == (12, teacher.cfg.output_size, teacher.cfg.output_size)
     # the bright square on a dark, textured background is where it looks, frame after frame
     errors = []
@@ -83,3 +83,13 @@ def test_teacher_is_scored_and_timed(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     bench = json.loads(result.stdout)
     assert bench["macs_per_frame"] > 100e6 and bench["network_fps"]["2"] > 0
+
+
+def test_a_teacher_with_face_maps_is_not_exported():
+    """The face-map ablation was never exported: asking for it on ONNX is a one-line error."""
+    from uva_cli.errors import UvaError
+    from uva_cli.export import onnx_bytes
+    from uva_cli.models.teachers import build_teacher
+
+    with pytest.raises(UvaError, match="PyTorch only"):
+        onnx_bytes(build_teacher("teacher-spatial", faces=True))

@@ -87,9 +87,12 @@ class Teacher(nn.Module):
             half = F.interpolate(x, scale_factor=0.5, mode="bilinear", align_corners=False, antialias=True)
             return torch.cat([self.faces.face_map(x, grid), self.faces.face_map(half, grid)], 1)
         taps = self.encoder(x)
-        brightness = F.adaptive_avg_pool2d(x.mean(1, keepdim=True), (grid[0] * 4, grid[1] * 4))
-        return torch.cat([F.adaptive_avg_pool2d(taps[8], grid), taps[16],
-                          F.interpolate(taps[32], size=grid, mode="bilinear", align_corners=False),
+        # fixed 2x2 and 4x4 means (frame sides are multiples of 16): what adaptive pooling gives
+        # there, and unlike it exportable to ONNX, whose graph does not know the feature sizes
+        brightness = F.avg_pool2d(x.mean(1, keepdim=True), 4)
+        return torch.cat([F.avg_pool2d(taps[8], 2), taps[16],
+                          F.interpolate(taps[32], size=(int(grid[0]), int(grid[1])), mode="bilinear",
+                                        align_corners=False),
                           F.pixel_unshuffle(brightness, 4)], 1)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
