@@ -143,7 +143,7 @@ def test_a_cached_export_runs_without_importing_torch(tmp_path, random_weights, 
             "np.save(sys.argv[3], predict_arrays(p, np.load(sys.argv[2]))); "
             "print(p.backend, p.model is None, 'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code, str(random_weights), str(tmp_path / "frames.npy"),
-                          str(tmp_path / "maps.npy")], capture_output=True, text=True, env=dict(os.environ))
+                          str(tmp_path / "maps.npy")], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["onnx", "True", "False"]
     got = np.load(tmp_path / "maps.npy")

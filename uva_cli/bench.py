@@ -154,7 +154,7 @@ started = time.perf_counter()
 import numpy as np
 from uva_cli.engine import load_predictor, predict_arrays
 imported = time.perf_counter()
-p = load_predictor(*json.loads(sys.argv[1]))
+p = load_predictor(**json.loads(sys.argv[1]))
 loaded = time.perf_counter()
 predict_arrays(p, np.zeros((2, p.input_size, p.input_size, 3), np.uint8))
 print(json.dumps({"imports": imported - started, "model_load": loaded - imported,
@@ -168,7 +168,7 @@ def startup_seconds(model: str, device: str, backend: str, precision: str) -> di
     the first run ever also exports), and the first small batch. A batch pays it once; a
     single short clip pays it in full."""
     started = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", _STARTUP, json.dumps([model, device, 1, backend, 0, precision])],
+    out = subprocess.run([sys.executable, "-c", _STARTUP, json.dumps(dict(model=model, device=device, batch_size=1, backend=backend, precision=precision))],
                          capture_output=True, text=True, check=True)
     total = time.perf_counter() - started
     parts = json.loads(out.stdout.strip().splitlines()[-1])

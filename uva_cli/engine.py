@@ -135,8 +135,9 @@ def load_predictor(model: str = "uva-dva-64", device: str = "auto", batch_size: 
             raise WeightsError(f"{model}: no such ONNX file")
         return Predictor(model=None, name=str(model), device=device, batch_size=max(1, int(batch_size)),
                          backend=backend, session=onnx_session(model, threads))
-    if backend == "onnx":
-        session = _cached_onnx_session(model, threads)
+    cached = onnx_cache_path(model) if backend == "onnx" else None
+    if cached is not None:
+        session = _cached_onnx_session(cached, threads)
         if session is not None:
             return Predictor(model=None, name=model, device=device, batch_size=max(1, int(batch_size)),
                              backend=backend, session=session)
@@ -160,7 +161,7 @@ def load_predictor(model: str = "uva-dva-64", device: str = "auto", batch_size: 
     predictor = Predictor(model=net, name=model, device=device, batch_size=max(1, int(batch_size)),
                           backend=backend, precision=precision)
     if backend == "onnx":
-        predictor.session = _exported_onnx_session(model, net, threads)
+        predictor.session = _exported_onnx_session(cached, net, threads)
     return predictor
 
 
@@ -198,13 +199,13 @@ def onnx_cache_path(model: str, opset: int = 0) -> Path:
     return default_cache_base() / "onnx" / f"{weights.stem}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.onnx"
 
 
-def _cached_onnx_session(model: str, threads: int):
-    """A session on the cached export of `model`, or None when there is none or it is damaged
-    (e.g. written by a crashed older uva): then `_exported_onnx_session` makes it again."""
+def _cached_onnx_session(path: Path, threads: int):
+    """A session on the cached export at `path` (`onnx_cache_path`), or None when there is none
+    or it is damaged (e.g. written by a crashed older uva): then `_exported_onnx_session` makes it
+    again."""
     from .errors import WeightsError
     from .export import onnx_session
 
-    path = onnx_cache_path(model)
     if path.is_file():
         try:
             return onnx_session(path, threads)
@@ -213,15 +214,14 @@ def _cached_onnx_session(model: str, threads: int):
     return None
 
 
-def _exported_onnx_session(model: str, net, threads: int):
-    """Export `net` and cache the graph for the next process, then a session on it. Safe with
-    many processes on one cache: each writes its own temporary file and renames it into place
+def _exported_onnx_session(path: Path, net, threads: int):
+    """Export `net`, cache the graph at `path` for the next process, then a session on it. Safe
+    with many processes on one cache: each writes its own temporary file and renames it into place
     (identical graphs, so whichever rename lands last is as good). Without a writable cache
     folder the graph stays in memory."""
     from .errors import OutputError
     from .export import onnx_bytes, onnx_session, save_atomic
 
-    path = onnx_cache_path(model)
     graph = onnx_bytes(net)
     try:
         save_atomic(path, graph)

@@ -35,15 +35,10 @@ def _aspect(ctx, param, value):
 
 def _reframe(ctx, param, value):
     """--reframe ASPECT OUT.mp4 -> (width / height, path)."""
-    from ..reframe import parse_aspect
-
     if not value:
         return None
     aspect, out = value
-    try:
-        return parse_aspect(aspect), Path(out)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
+    return _aspect(ctx, param, aspect), Path(out)
 
 
 @click.command("roi")

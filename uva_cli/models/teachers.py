@@ -82,7 +82,7 @@ class Teacher(nn.Module):
 
     def part_features(self, part: str, x: torch.Tensor) -> torch.Tensor:
         """One part's channels of `features` on the stride-16 grid."""
-        grid = (x.shape[-2] // 16, x.shape[-1] // 16)
+        grid = (int(x.shape[-2]) // 16, int(x.shape[-1]) // 16)  # plain ints: constants in an ONNX export
         if part == "faces":
             half = F.interpolate(x, scale_factor=0.5, mode="bilinear", align_corners=False, antialias=True)
             return torch.cat([self.faces.face_map(x, grid), self.faces.face_map(half, grid)], 1)
@@ -91,8 +91,7 @@ class Teacher(nn.Module):
         # there, and unlike it exportable to ONNX, whose graph does not know the feature sizes
         brightness = F.avg_pool2d(x.mean(1, keepdim=True), 4)
         return torch.cat([F.avg_pool2d(taps[8], 2), taps[16],
-                          F.interpolate(taps[32], size=(int(grid[0]), int(grid[1])), mode="bilinear",
-                                        align_corners=False),
+                          F.interpolate(taps[32], size=grid, mode="bilinear", align_corners=False),
                           F.pixel_unshuffle(brightness, 4)], 1)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
