@@ -62,7 +62,7 @@ def test_painter_overlay_blends_luma_and_chroma_by_saliency():
     smap = np.zeros((16, 16), np.float32)
     smap[4:8, 10:14] = 1.0  # rows 24-48, columns 80-112 of the picture
     painter = render.Painter(w, h, colormap="turbo", alpha=0.5)
-    out = painter.overlay(_grey_planes(h, w), smap)
+    out = painter.overlay(_grey_planes(h, w), smap).to_ndarray()
     assert out.shape == (h * 3 // 2, w) and out.dtype == np.uint8
     assert (out[:h, :40] == 100).all() and (out[h:h + h // 4, :16] == 128).all()  # no saliency: unchanged
     colour = painter.lut[255].astype(float)  # turbo's top colour, Y Cb Cr
@@ -73,10 +73,26 @@ def test_painter_overlay_blends_luma_and_chroma_by_saliency():
     assert abs(cb[18, 48] - (128 + colour[1]) / 2) <= 1.5 and abs(cr[18, 48] - (128 + colour[2]) / 2) <= 1.5
 
 
+def test_painter_overlay_follows_each_frame_and_its_own_map():
+    """The blending graph is kept from frame to frame: every output must be its own frame under
+    its own map (a graph that paired a frame with a stale map would still pass one frame)."""
+    h, w = 64, 64
+    painter = render.Painter(w, h, colormap="gray", alpha=1.0)
+    white = render.yuv_lut(render.colormap_lut("gray"))[255]
+    for k, (y, column) in enumerate([(40, 1), (90, 6), (160, 3)]):
+        smap = np.zeros((8, 8), np.float32)
+        smap[:, column:column + 2] = 1.0  # a full-strength white stripe 16 pixels wide in the picture
+        out = painter.overlay(_grey_planes(h, w, y), smap).to_ndarray()
+        centre = column * 8 + 8  # where bilinear scaling reads the two salient cells only
+        assert abs(int(out[10, centre]) - int(white[0])) <= 1, k  # the stripe: the colour alone
+        away = (column * 8 + 40) % 64 + 4  # three cells off, where no weight reaches
+        assert out[10, away] == y, k  # the frame itself: this frame's, not a former one
+
+
 def test_painter_heatmap_is_the_colour_map_in_yuv():
     painter = render.Painter(64, 48, colormap="gray")
     smap = np.full((8, 8), 0.5, np.float32)
-    out = painter.heatmap(smap)
+    out = painter.heatmap(smap).to_ndarray()
     assert out.shape == (72, 64)
     level = render.to_uint8(smap)[0, 0]
     expected = render.yuv_lut(render.colormap_lut("gray"))[level]

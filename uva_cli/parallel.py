@@ -22,11 +22,11 @@ from typing import Callable
 
 from .errors import UvaError
 from .jobs import Result, Summary, Task, run_batch, shard
-from .video.decode import DECODE_THREADS_ENV
+from .threads import FFMPEG_THREADS_ENV
 
 
 def worker_threads(jobs: int, cores: int | None = None) -> tuple[int, int]:
-    """(network threads, decoder threads) for each of `jobs` workers on `cores` cores."""
+    """(network threads, FFmpeg threads: decoder and filter graph) for each of `jobs` workers on `cores` cores."""
     cores = cores or os.cpu_count() or 1
     share = max(1, cores // max(1, jobs))
     return max(1, share - 1), share
@@ -54,10 +54,10 @@ def _gpus(load: dict) -> int:
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
-def _worker(index: int, tasks: list[Task], load: dict, threads: int, decode_threads: int, overwrite: bool,
+def _worker(index: int, tasks: list[Task], load: dict, threads: int, ffmpeg_threads: int, overwrite: bool,
             kw: dict, results) -> None:
     """Worker `index`: load the model, run its tasks, put each Result (then None) on `results`."""
-    os.environ[DECODE_THREADS_ENV] = str(decode_threads)
+    os.environ[FFMPEG_THREADS_ENV] = str(ffmpeg_threads)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; it sends SIGTERM
 
     def stop(signum, frame):
@@ -88,9 +88,9 @@ def run_parallel(tasks: list[Task], jobs: int, load: dict, overwrite: bool = Fal
     with each result as it arrives. Returns the results in the order they finished."""
     ctx = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads
     results = ctx.Queue()
-    threads, decode_threads = worker_threads(jobs)
+    threads, ffmpeg_threads = worker_threads(jobs)
     parts = [part for part in (shard(tasks, k, jobs) for k in range(1, jobs + 1)) if part]
-    workers = [ctx.Process(target=_worker, args=(k, part, load, threads, decode_threads, overwrite, kw, results),
+    workers = [ctx.Process(target=_worker, args=(k, part, load, threads, ffmpeg_threads, overwrite, kw, results),
                            daemon=True) for k, part in enumerate(parts)]
     summary, running, failure = Summary(), len(workers), None
     if before and tasks:

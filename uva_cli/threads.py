@@ -5,6 +5,7 @@ stopped promptly (an interrupt must not wait for a backlog of frames to be encod
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 from typing import Callable, Iterable, Iterator, TypeVar
@@ -29,6 +30,17 @@ def _join(thread: threading.Thread) -> None:
     """Join in short waits, so the main thread stays responsive to signals meanwhile."""
     while thread.is_alive():
         thread.join(_POLL)
+
+
+# Threads of each FFmpeg decoder and filter graph; `--jobs` sets it for its workers so that N of
+# them share the cores instead of each taking them all. Unset: FFmpeg's choice (every core).
+FFMPEG_THREADS_ENV = "UVA_FFMPEG_THREADS"
+
+
+def ffmpeg_threads() -> int:
+    """Threads for an FFmpeg decoder or filter graph: `FFMPEG_THREADS_ENV`, 0 (automatic) unset."""
+    value = os.environ.get(FFMPEG_THREADS_ENV, "").strip()
+    return int(value) if value.isdigit() else 0
 
 
 QUEUE_DEPTH = 32  # items a stage may hold ahead of the next

@@ -14,7 +14,7 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from ..errors import reason
-from ..threads import frames_depth, prefetch
+from ..threads import ffmpeg_threads, frames_depth, prefetch
 from .formats import MAX_GAP, Frame, VideoInfo
 from .images import load_image
 from .planes import to_display, yuv420_planes
@@ -30,7 +30,6 @@ log = logging.getLogger("uva")
 # 0.24 where unfiltered block edges drift through P-frames). Decoding is about 1.25x faster
 # on 720p H.264.
 FAST_DECODE = {"skip_loop_filter": "all"}
-DECODE_THREADS_ENV = "UVA_DECODE_THREADS"  # FFmpeg threads per decoder; unset: FFmpeg's choice (every core)
 
 
 def _converter(size: int | None, native: bool, yuv: bool, rotation: int):
@@ -81,9 +80,8 @@ def iter_frames(path: str | os.PathLike, size: int | None = None, native: bool =
     stream.thread_type = "AUTO"
     if fast:
         stream.codec_context.options = dict(FAST_DECODE)
-    decode_threads = os.environ.get(DECODE_THREADS_ENV, "").strip()
-    if decode_threads.isdigit() and int(decode_threads) > 0:  # set by `--jobs` for each worker
-        stream.codec_context.thread_count = int(decode_threads)
+    if ffmpeg_threads():  # set by `--jobs` for each worker
+        stream.codec_context.thread_count = ffmpeg_threads()
     trust_pts = container.format.name not in ("avi",)
     step = 1.0 / info.fps
 

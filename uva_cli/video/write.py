@@ -102,9 +102,15 @@ class VideoWriter(_Writer):
             self.abort()
             raise
 
-    def write(self, picture: np.ndarray, time: float) -> None:
-        """Encode one (H, W, 3) RGB picture, or yuv420p planes as `yuv420_planes` gives them."""
-        if picture.ndim == 2:
+    def write(self, picture: np.ndarray | av.VideoFrame, time: float) -> None:
+        """Encode one (H, W, 3) RGB picture, yuv420p planes as `yuv420_planes` gives them, or a
+        yuv420p frame of the writer's size (what `render.Painter` makes), encoded as it is."""
+        if isinstance(picture, av.VideoFrame):
+            if (picture.format.name, picture.width, picture.height) != ("yuv420p", self.width, self.height):
+                raise ValueError(f"{picture.format.name} {picture.width}x{picture.height} frame does not fit "
+                                 f"yuv420p {self.width}x{self.height}")
+            frame = picture
+        elif picture.ndim == 2:
             if picture.shape != (self.height * 3 // 2, self.width):
                 raise ValueError(f"yuv420p planes {picture.shape} do not fit {self.width}x{self.height}")
             frame = av.VideoFrame.from_ndarray(picture, format="yuv420p")
@@ -218,9 +224,12 @@ class ImageWriter(_Writer):
         self.picture: np.ndarray | None = None
         make_parent(self.path)
 
-    def write(self, picture: np.ndarray, time: float) -> None:
-        """Keep the (H, W, 3) RGB picture, or yuv420p planes as `yuv420_planes` gives them."""
-        if picture.ndim == 2:
+    def write(self, picture: np.ndarray | av.VideoFrame, time: float) -> None:
+        """Keep the (H, W, 3) RGB picture, given as such, as yuv420p planes (`yuv420_planes`) or
+        as a frame."""
+        if isinstance(picture, av.VideoFrame):
+            picture = picture.to_ndarray(format="rgb24")
+        elif picture.ndim == 2:
             picture = av.VideoFrame.from_ndarray(picture, format="yuv420p").to_ndarray(format="rgb24")
         self.picture = picture
 
