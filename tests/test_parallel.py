@@ -6,7 +6,8 @@ import numpy as np
 
 from conftest import make_clip
 from test_reliability import run
-from uva_cli.parallel import worker_device, worker_threads
+from uva_cli.engine import pipeline_threads, shipped_input_size
+from uva_cli.parallel import worker_cores, worker_device
 
 
 def test_jobs_runs_every_input_once_with_the_same_maps_as_one_process(tmp_path, random_weights):
@@ -33,7 +34,18 @@ def test_jobs_runs_every_input_once_with_the_same_maps_as_one_process(tmp_path, 
 def test_jobs_needs_a_batch_and_divides_the_cores():
     result = run("saliency", "x.mp4", "--npz", "x.npz", "--jobs", "2")
     assert result.exit_code == 2 and "--jobs" in result.output and "Traceback" not in result.output
-    assert worker_threads(1, 2) == (1, 2) and worker_threads(2, 2) == (1, 1) and worker_threads(2, 16) == (7, 8)
+    assert worker_cores(1, 2) == 2 and worker_cores(2, 2) == 1 and worker_cores(2, 16) == 8 and worker_cores(4, 2) == 1
+
+
+def test_network_threads_leave_a_core_to_decoding_unless_the_network_is_a_teacher(monkeypatch):
+    monkeypatch.delenv("UVA_THREADS", raising=False)
+    assert shipped_input_size("uva-dva-64") == 64 and shipped_input_size("teacher-spatial") == 256
+    assert shipped_input_size("my-weights.pt") == 0  # a file's side is unknown until loaded
+    # a student shares the cores with the decoder; a teacher is the bottleneck and takes them all
+    assert pipeline_threads(64, cores=8) == 7 and pipeline_threads(256, cores=8) == 8
+    assert pipeline_threads(64, cores=1) == 1 and pipeline_threads(0, cores=2) == 1
+    monkeypatch.setenv("UVA_THREADS", "3")
+    assert pipeline_threads(256, cores=8) == 3
 
 
 def test_workers_spread_over_the_gpus():

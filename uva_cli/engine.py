@@ -68,10 +68,17 @@ def pick_device(device: str = "auto") -> str:
     return device
 
 
-def pipeline_threads() -> int:
+# A network reading frames at least this large (the teachers' 256 px) is the pipeline's bottleneck.
+HEAVY_SIDE = 128
+
+
+def pipeline_threads(input_size: int = 0, cores: int = 0) -> int:
     """CPU threads for the network while a video streams: UVA_THREADS, else all cores but one,
     which decoding and encoding use beside it (on 2 cores: end-to-end 0.7-0.8x decode speed with
-    one network thread against 0.63-0.69x with two, measured on the bundled example)."""
+    one network thread against 0.63-0.69x with two, measured on the bundled example), or every
+    core for a network on frames of HEAVY_SIDE px or more: a teacher does 28x the student's
+    multiply-adds per frame, so decoding waits on it, not it on decoding. `cores`: what this
+    process may use (a `--jobs` worker's share), default all."""
     value = os.environ.get("UVA_THREADS", "").strip()
     if value:
         if not value.isdigit():
@@ -79,7 +86,16 @@ def pipeline_threads() -> int:
 
             raise UvaError(f"UVA_THREADS={value!r}: expected a whole number of threads")
         return max(1, int(value))
-    return max(1, (os.cpu_count() or 1) - 1)
+    cores = cores or os.cpu_count() or 1
+    return cores if input_size >= HEAVY_SIDE else max(1, cores - 1)
+
+
+def shipped_input_size(model: str) -> int:
+    """The frame side of a shipped model, from the weights manifest without loading anything
+    (0 for a weights file or a graph: their side is known only once loaded)."""
+    from .models.registry import manifest
+
+    return int(manifest().get(str(model), {}).get("input_size", 0))
 
 
 def onnx_available() -> bool:
@@ -97,7 +113,7 @@ def load_predictor(model: str = "uva-dva-64", device: str = "auto", batch_size: 
     (the same maps for about 0.6x the CPU time per frame of PyTorch on one thread), else PyTorch.
     A model ending in .onnx is a graph written by `uva export`, run as it is on ONNX Runtime.
     `threads` for the network on the CPU, 0: `pipeline_threads()`, what a streaming video leaves
-    it. precision "auto" is fp16 on CUDA (half the memory traffic; maps within 5e-3 of their peak
+    it (every core for a shipped teacher; for a teacher of your own, set UVA_THREADS). precision "auto" is fp16 on CUDA (half the memory traffic; maps within 5e-3 of their peak
     of fp32's) and fp32 elsewhere; fp16 runs on PyTorch.
 
     With ONNX Runtime and the model's export already cached, PyTorch is not imported at all
@@ -127,7 +143,7 @@ def load_predictor(model: str = "uva-dva-64", device: str = "auto", batch_size: 
     requested = backend
     if backend == "auto":
         backend = "onnx" if device == "cpu" and onnx_available() and precision == "fp32" else "torch"
-    threads = threads or pipeline_threads()
+    threads = threads or pipeline_threads(shipped_input_size(model))
     if onnx_file:
         from .export import onnx_session
 

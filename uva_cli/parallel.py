@@ -3,8 +3,9 @@
 Worker k of N takes `jobs.shard(tasks, k, N)`, the same deterministic round-robin split as
 `--shard k/N`, so `--jobs N` does exactly what N shard processes would. Threads per worker are
 set so the machine is used and not oversubscribed: the cores are divided among the workers, and
-each worker's share goes to its decoder and network as in a single process (network threads =
-share - 1, at least one; FFmpeg decoder threads = the share). On CUDA the workers spread over
+each worker's share goes to its decoder and network as a single process gives them all the
+cores (`engine.pipeline_threads`: network threads = share - 1, at least one, or the whole share
+for a teacher; FFmpeg decoder and filter threads = the share). On CUDA the workers spread over
 the GPUs (`worker_device`). The parent keeps the progress
 bar, the manifest and the summary; workers report each input's `Result` as it finishes.
 
@@ -25,11 +26,10 @@ from .jobs import Result, Summary, Task, run_batch, shard
 from .threads import FFMPEG_THREADS_ENV
 
 
-def worker_threads(jobs: int, cores: int | None = None) -> tuple[int, int]:
-    """(network threads, FFmpeg threads: decoder and filter graph) for each of `jobs` workers on `cores` cores."""
+def worker_cores(jobs: int, cores: int | None = None) -> int:
+    """The cores each of `jobs` workers may use on `cores` cores (at least one)."""
     cores = cores or os.cpu_count() or 1
-    share = max(1, cores // max(1, jobs))
-    return max(1, share - 1), share
+    return max(1, cores // max(1, jobs))
 
 
 def worker_device(device: str, index: int, gpus: int) -> str:
@@ -54,10 +54,10 @@ def _gpus(load: dict) -> int:
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
-def _worker(index: int, tasks: list[Task], load: dict, threads: int, ffmpeg_threads: int, overwrite: bool,
+def _worker(index: int, tasks: list[Task], load: dict, cores: int, overwrite: bool,
             kw: dict, results) -> None:
     """Worker `index`: load the model, run its tasks, put each Result (then None) on `results`."""
-    os.environ[FFMPEG_THREADS_ENV] = str(ffmpeg_threads)
+    os.environ[FFMPEG_THREADS_ENV] = str(cores)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; it sends SIGTERM
 
     def stop(signum, frame):
@@ -66,11 +66,12 @@ def _worker(index: int, tasks: list[Task], load: dict, threads: int, ffmpeg_thre
 
     signal.signal(signal.SIGTERM, stop)
     try:
-        from .engine import load_predictor
+        from .engine import load_predictor, pipeline_threads, shipped_input_size
 
         args = {k: v for k, v in load.items() if k not in ("threads", "device")}
         device = worker_device(load.get("device", "auto"), index, _gpus(load))
-        predictor = load_predictor(**args, device=device, threads=load.get("threads") or threads)
+        threads = load.get("threads") or pipeline_threads(shipped_input_size(load.get("model", "uva-dva-64")), cores)
+        predictor = load_predictor(**args, device=device, threads=threads)
         run_batch(tasks, predictor, overwrite=overwrite, keep_going=True, after=results.put, **kw)
     except KeyboardInterrupt:
         pass
@@ -88,9 +89,9 @@ def run_parallel(tasks: list[Task], jobs: int, load: dict, overwrite: bool = Fal
     with each result as it arrives. Returns the results in the order they finished."""
     ctx = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads
     results = ctx.Queue()
-    threads, ffmpeg_threads = worker_threads(jobs)
+    cores = worker_cores(jobs)
     parts = [part for part in (shard(tasks, k, jobs) for k in range(1, jobs + 1)) if part]
-    workers = [ctx.Process(target=_worker, args=(k, part, load, threads, ffmpeg_threads, overwrite, kw, results),
+    workers = [ctx.Process(target=_worker, args=(k, part, load, cores, overwrite, kw, results),
                            daemon=True) for k, part in enumerate(parts)]
     summary, running, failure = Summary(), len(workers), None
     if before and tasks:

@@ -22,7 +22,8 @@ precision = click.option("--precision", default="auto", show_default=True,
 threads = click.option("--threads", default=0, show_default=True, type=click.IntRange(0),
                        help="CPU threads for the network (PyTorch's, or ONNX Runtime's); 0: automatic, i.e. all "
                             "cores but one while a video streams (decoding and encoding take the other; "
-                            "UVA_THREADS overrides) and every core when the network runs alone.")
+                            "UVA_THREADS overrides), every core for a shipped teacher (its network is what "
+                            "the video waits for) and when the network runs alone.")
 
 
 def network(f):
