@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -44,26 +45,42 @@ def frame_features(model, cache, device: str = "cpu", progress: bool = True) -> 
     return [_part_features(model, part, cache, device, progress) for part in model.parts()]
 
 
+def stored_array(target: Path, label: str, rows: int, make: Callable[[], Iterable[tuple]],
+                 progress: bool = True) -> np.ndarray:
+    """The float16 array at `target`, memory-mapped. When it is missing, `make()` gives the
+    (row indices, values) batches that fill its `rows` rows (the row shape is the first batch's);
+    they are written to a memory-mapped temporary, renamed into place once complete, so ranks of
+    one run may race here and an interrupted run leaves nothing half-written."""
+    if not target.exists():
+        from rich.progress import Progress
+
+        batches = make()  # before the bar: making them may show bars of its own
+        with atomic_path(target, unique=True) as tmp, Progress(transient=True, disable=not progress) as bar:
+            task = bar.add_task(label, total=rows)
+            out = None
+            for index, values in batches:
+                if out is None:
+                    out = open_memmap(tmp, mode="w+", dtype=np.float16, shape=(rows, *values.shape[1:]))
+                out[index] = values
+                bar.advance(task, len(values))
+            if out is None:
+                raise ValueError(f"{label}: no rows to store")
+            out.flush()
+            del out
+    return np.load(target, mmap_mode="r")
+
+
 @torch.inference_mode()
 def _part_features(model, part: str, cache, device: str, progress: bool, batch: int = 32) -> np.ndarray:
-    from rich.progress import Progress
-
     key = weights_key(model.parts()[part])
     target = Path(cache.path) / (f"features-{key}.npy" if part == "encoder" else f"features-{part}-{key}.npy")
-    if target.exists():
-        return np.load(target, mmap_mode="r")
-    was = model.training
-    model.eval()
-    first = np.array(cache.frames[:1])
-    probe = model.part_features(part, normalise(torch.from_numpy(first).to(device)))
-    with atomic_path(target, unique=True) as tmp, Progress(transient=True, disable=not progress) as bar:
-        out = open_memmap(tmp, mode="w+", dtype=np.float16, shape=(len(cache), *probe.shape[1:]))
-        task = bar.add_task(f"teacher {part} features", total=len(cache))
+
+    def batches() -> Iterator[tuple[slice, np.ndarray]]:
+        was = model.training
+        model.eval()
         for start in range(0, len(cache), batch):
             x = normalise(torch.from_numpy(np.array(cache.frames[start:start + batch])).to(device))
-            out[start:start + len(x)] = model.part_features(part, x).half().cpu().numpy()
-            bar.advance(task, len(x))
-        out.flush()
-        del out
-    model.train(was)
-    return np.load(target, mmap_mode="r")
+            yield slice(start, start + len(x)), model.part_features(part, x).half().cpu().numpy()
+        model.train(was)
+
+    return stored_array(target, f"teacher {part} features", len(cache), batches, progress)

@@ -23,12 +23,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..atomic import atomic_path
 from ..evaluation import model_predictions
 from ..models.student import STUDENTS, build_student, normalise, probability_maps
 from ..models.teachers import BRIGHTNESS, ENCODER, TEACHERS, build_teacher
 from .augment import augment
-from .features import frame_features, round_frozen
+from .features import frame_features, round_frozen, stored_array
 from .losses import kld, mse, saliency_loss
 
 TEACHER_SIDE = 256
@@ -150,22 +149,14 @@ def teacher_maps(weights: str, cache, device: str = "cpu", progress: bool = True
     from ..models.registry import load_model, resolve, sha256
 
     path, _ = resolve(weights)
-    target = Path(cache.path) / f"teacher-{sha256(path)[:16]}.npy"
-    if target.exists():
-        return np.load(target, mmap_mode="r")
-    from rich.progress import Progress
 
-    model = load_model(weights).to(device)
-    feats = frame_features(model, cache, device, progress)
-    out = np.zeros((len(cache), TEACHER_OUT, TEACHER_OUT), np.float16)
-    with Progress(transient=True, disable=not progress) as bar:
-        task = bar.add_task(f"{path.stem} soft maps", total=len(cache))
-        for idx, maps in teacher_batches(model, feats, cache, np.arange(len(cache)), device):
-            out[idx] = maps
-            bar.advance(task, len(idx))
-    with atomic_path(target, unique=True) as tmp, open(tmp, "wb") as fh:  # ranks of one run may race here
-        np.save(fh, out)
-    return out
+    def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        model = load_model(weights).to(device)
+        return teacher_batches(model, frame_features(model, cache, device, progress), cache,
+                               np.arange(len(cache)), device)
+
+    return stored_array(Path(cache.path) / f"teacher-{sha256(path)[:16]}.npy", f"{path.stem} soft maps",
+                        len(cache), batches, progress)
 
 
 class StudentRecipe:
