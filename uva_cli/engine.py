@@ -113,7 +113,8 @@ def load_predictor(model: str = "uva-dva-64", device: str = "auto", batch_size: 
     (the same maps for about 0.6x the CPU time per frame of PyTorch on one thread), else PyTorch.
     A model ending in .onnx is a graph written by `uva export`, run as it is on ONNX Runtime.
     `threads` for the network on the CPU, 0: `pipeline_threads()`, what a streaming video leaves
-    it (every core for a shipped teacher; for a teacher of your own, set UVA_THREADS). precision "auto" is fp16 on CUDA (half the memory traffic; maps within 5e-3 of their peak
+    it (every core for a shipped teacher; for a teacher of your own, set UVA_THREADS).
+    precision "auto" is fp16 on CUDA (half the memory traffic; maps within 5e-3 of their peak
     of fp32's) and fp32 elsewhere; fp16 runs on PyTorch.
 
     With ONNX Runtime and the model's export already cached, PyTorch is not imported at all

@@ -110,7 +110,7 @@ class Painter:
     alpha plane is scaled to the picture and blended over the frame by the `overlay` filter,
     out = frame + w (colour - frame) with w = alpha x saliency. Per 720p frame in a running
     pipeline that is about 2 ms of CPU less than the same blend in NumPy (whose temporaries
-    alone were 2.7 MB each): --overlay 0.68 -> 0.79-0.84x decode+encode on the example.
+    alone were 2.7 MB each): --overlay 0.68 -> 0.75-0.84x decode+encode on the example.
 
     A class because it keeps the scaler and the graph, which cost more to set up than to run.
     """
