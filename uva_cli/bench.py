@@ -181,7 +181,7 @@ def run_bench(model: str = "uva-dva-64", device: str = "auto", batch_sizes: tupl
     import av
     import torch
 
-    from .engine import load_predictor, pipeline_threads, shipped_input_size
+    from .engine import load_predictor
     from .errors import WeightsError
     from .models.registry import load_model, resolve
     from .models.student import count_parameters
@@ -208,7 +208,7 @@ def run_bench(model: str = "uva-dva-64", device: str = "auto", batch_sizes: tupl
         streaming = load_predictor(model, device, best, backend=predictor.backend, threads=threads,
                                    precision=predictor.precision)
         result.video = video_fps(streaming, video, rounds)
-        result.video["pipeline_threads"] = float(threads or pipeline_threads(shipped_input_size(model)))
+        result.video["pipeline_threads"] = float(streaming.threads)
         result.startup = startup_seconds(str(model), device, predictor.backend, predictor.precision)
     result.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result.versions = {"python": platform.python_version(), "torch": torch.__version__, "av": av.__version__,

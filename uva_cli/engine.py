@@ -33,6 +33,7 @@ class Predictor:
     backend: str = "torch"  # "torch" or "onnx"
     session: "object | None" = None  # an ONNX Runtime session when backend is onnx
     precision: str = "fp32"  # "fp16": weights and activations in half precision (CUDA's default)
+    threads: int = 0  # CPU threads the network was given (0: not chosen here)
 
     @property
     def input_size(self) -> int:
@@ -151,13 +152,13 @@ def load_predictor(model: str = "uva-dva-64", device: str = "auto", batch_size: 
         if not Path(model).is_file():
             raise WeightsError(f"{model}: no such ONNX file")
         return Predictor(model=None, name=str(model), device=device, batch_size=max(1, int(batch_size)),
-                         backend=backend, session=onnx_session(model, threads))
+                         backend=backend, session=onnx_session(model, threads), threads=threads)
     cached = onnx_cache_path(model) if backend == "onnx" else None
     if cached is not None:
         session = _cached_onnx_session(cached, threads)
         if session is not None:
             return Predictor(model=None, name=model, device=device, batch_size=max(1, int(batch_size)),
-                             backend=backend, session=session)
+                             backend=backend, session=session, threads=threads)
     import torch
 
     from .models.blocks import fold_batchnorm
@@ -176,7 +177,7 @@ def load_predictor(model: str = "uva-dva-64", device: str = "auto", batch_size: 
     if device == "cpu":
         torch.set_num_threads(threads)
     predictor = Predictor(model=net, name=model, device=device, batch_size=max(1, int(batch_size)),
-                          backend=backend, precision=precision)
+                          backend=backend, precision=precision, threads=threads)
     if backend == "onnx":
         predictor.session = _exported_onnx_session(cached, net, threads)
     return predictor

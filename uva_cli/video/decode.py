@@ -80,8 +80,9 @@ def iter_frames(path: str | os.PathLike, size: int | None = None, native: bool =
     stream.thread_type = "AUTO"
     if fast:
         stream.codec_context.options = dict(FAST_DECODE)
-    if ffmpeg_threads():  # set by `--jobs` for each worker
-        stream.codec_context.thread_count = ffmpeg_threads()
+    threads = ffmpeg_threads()
+    if threads:  # set by `--jobs` for each worker
+        stream.codec_context.thread_count = threads
     trust_pts = container.format.name not in ("avi",)
     step = 1.0 / info.fps
 
