@@ -210,7 +210,8 @@ def onnx_cache_path(model: str, opset: int = 0) -> Path:
     (weights sha256, uva version, opset, exporter and its torch version)."""
     from .cachedir import default_cache_base
     from .export import EXPORTER, OPSET
-    from .models.registry import resolve, sha256
+    from .hashing import sha256
+    from .models.registry import resolve
 
     weights = resolve(model)[0]
     key = json.dumps([sha256(weights), uva_version(), opset or OPSET, EXPORTER, torch_version()])

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import WeightsError
+from ..hashing import sha256
 
 
 @dataclass(frozen=True)
@@ -63,8 +64,6 @@ def pretrained_dir() -> Path:
 
 def source_path(name: str) -> Path:
     """The verified file of a pretrained source; a one-line error naming it when missing or altered."""
-    from .registry import sha256
-
     src = SOURCES[name]
     path = pretrained_dir() / src.file
     if not path.is_file():

@@ -7,7 +7,6 @@ is verified, so no pickled code from any file is ever executed.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from importlib import resources
@@ -15,6 +14,7 @@ from pathlib import Path
 
 from ..atomic import atomic_path
 from ..errors import WeightsError
+from ..hashing import sha256
 
 FORMAT = "uva-weights/1"
 
@@ -26,14 +26,6 @@ def weights_dir() -> Path:
 def manifest() -> dict[str, dict]:
     path = weights_dir() / "manifest.json"
     return json.loads(path.read_text()) if path.exists() else {}
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _shipped(file: str) -> Path:
