@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's speed table on this machine's CPU, each run writing JSON under benchmarks/results/:
+# docs/speed.md's speed table on this machine's CPU, each run writing JSON under benchmarks/results/:
 # - uva bench for both students: network only on PyTorch; network only and the video timings
 #   (bundled 1280x720 example) on ONNX Runtime, what `uva saliency` streams with when installed;
 # - benchmarks/student_ratio.py: both students in one process, interleaved, per backend (the

@@ -55,7 +55,7 @@ def test_saliency_runs_an_exported_file(tmp_path, random_weights):
 
 
 def test_four_processes_share_an_empty_cache(tmp_path, random_weights):
-    """The README's Slurm and GNU parallel recipes start many processes at once on an empty cache."""
+    """The Slurm and GNU parallel recipes of docs/usage.md start many processes at once on an empty cache."""
     clip = make_clip(tmp_path / "clip.mp4", frames=6)
     env = {**os.environ, "UVA_CACHE_DIR": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1", "UVA_THREADS": "1"}
     procs = [subprocess.Popen([sys.executable, "-m", "uva_cli", "saliency", str(clip), "--model", str(random_weights),

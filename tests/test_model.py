@@ -13,13 +13,15 @@ from uva_cli.models.registry import load_model, manifest, resolve, save_checkpoi
 from uva_cli.models.student import STUDENTS, build_student, count_parameters
 from uva_cli.video import Frame
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+MODELS_DOC = DOCS / "models.md"  # the full models table (the README has the short one)
+USAGE_DOC = DOCS / "usage.md"
 
 
 def _stated(name: str) -> tuple[int, float, float, int, int]:
-    """What the README's models table (parameters; file MB and the half-unit its rounding allows)
-    and the model card (parameters, file bytes) state about a shipped model."""
-    row = next(line for line in README.read_text().splitlines() if line.startswith(f"| {name} "))
+    """What docs/models.md's models table (parameters; file MB and the half-unit its rounding
+    allows) and the model card (parameters, file bytes) state about a shipped model."""
+    row = next(line for line in MODELS_DOC.read_text().splitlines() if line.startswith(f"| {name} "))
     cells = [c.strip() for c in row.strip("|").split("|")]
     mb = cells[3].split()[0]
     card = (weights_dir() / manifest()[name]["card"]).read_text()
@@ -31,10 +33,10 @@ def _stated(name: str) -> tuple[int, float, float, int, int]:
 
 @pytest.mark.parametrize("name", list(STUDENTS))
 def test_parameter_count_is_the_stated_one_and_output_shape(name):
-    """The network has exactly the parameters the README and the model card state."""
+    """The network has exactly the parameters docs/models.md and the model card state."""
     model = build_student(name).eval()
-    readme_params, _, _, card_params, _ = _stated(name)
-    assert count_parameters(model) == manifest()[name]["parameters"] == readme_params == card_params
+    doc_params, _, _, card_params, _ = _stated(name)
+    assert count_parameters(model) == manifest()[name]["parameters"] == doc_params == card_params
     side = STUDENTS[name].input_size
     x = torch.randn(3, 3, side, side)
     assert model(x, x).shape == (3, 1, side, side)
@@ -149,10 +151,10 @@ def test_shipped_weights_verify_and_are_the_stated_sizes(name):
     row = manifest()[name]
     path, expected = resolve(name)
     assert path.parent == weights_dir() and hashlib.sha256(path.read_bytes()).hexdigest() == expected
-    readme_params, readme_mb, slack, card_params, card_bytes = _stated(name)
-    assert count_parameters(load_model(name)) == row["parameters"] == readme_params == card_params
+    doc_params, doc_mb, slack, card_params, card_bytes = _stated(name)
+    assert count_parameters(load_model(name)) == row["parameters"] == doc_params == card_params
     assert path.stat().st_size == row["bytes"] == card_bytes
-    assert abs(path.stat().st_size / 1e6 - readme_mb) <= slack + 1e-9
+    assert abs(path.stat().st_size / 1e6 - doc_mb) <= slack + 1e-9
 
 
 @pytest.mark.parametrize("name", ["uva-dva-64", "uva-dva-32"])
@@ -176,9 +178,9 @@ def test_shipped_model_looks_at_the_moving_object(tmp_path, name):
 
 @pytest.mark.parametrize("name", ["uva-dva-64", "uva-dva-32"])
 def test_half_precision_gives_the_same_maps(tmp_path, name):
-    """fp16 (CUDA's default) runs on the CPU too: the maps match fp32's within the README's promise
-    of 5e-3 of the peak (it promised 3e-3, but the CPU's fp16 kernels give up to 4.5e-3 here)."""
-    assert "maps within 5e-3 of fp32's" in README.read_text()
+    """fp16 (CUDA's default) runs on the CPU too: the maps match fp32's within docs/usage.md's
+    promise of 5e-3 of the peak (it promised 3e-3, but the CPU's fp16 kernels give up to 4.5e-3 here)."""
+    assert "maps within 5e-3 of fp32's" in USAGE_DOC.read_text()
     from conftest import make_clip
     from uva_cli.engine import load_predictor, predict_video
 

@@ -59,7 +59,7 @@ def _check(value, kind, where: str) -> None:
 
 
 def validate_roi_document(doc: dict, frames: list[dict] | None = None) -> None:
-    """The schema documented in README "uva roi": raises AssertionError naming the bad field."""
+    """The schema documented in docs/roi.md: raises AssertionError naming the bad field."""
     _check(doc, dict, "document")
     assert doc.get("version") == 1, "version"
     video = doc["video"]

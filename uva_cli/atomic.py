@@ -1,6 +1,6 @@
 """Atomic file writes: everything uva writes appears under its final name only when complete.
 
-One naming scheme for every temporary (the one the README documents): a hidden file or folder
+One naming scheme for every temporary (the one docs/usage.md documents): a hidden file or folder
 beside the target, `.NAME.part`; where several processes may write the same target at once
 (a shared cache), `.NAME.<unique>.part`, so no writer renames another's half-written file.
 Temporaries are hidden, so batch jobs never take them for inputs, and end in `.part`, so nothing

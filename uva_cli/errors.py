@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import signal
 
-# Documented exit codes (README "Exit codes").
+# Documented exit codes (docs/usage.md, "Exit codes").
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1
 EXIT_USAGE = 2
