@@ -29,11 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from uva_cli.data.cache import build_cache
-from uva_cli.evaluation import score_cache
-from uva_cli.train.distill import distill
-from uva_cli.train.loop import TrainConfig, train
-
+# uva_cli is imported inside the functions: `folds` is also used where only PyTorch is installed
+# (views_cv.py's training on an accelerator machine), and the data and evaluation code need PyAV.
 FOLDS = 5
 METRICS = ("nss", "cc", "auc_judd")
 CONFIGS = Path(__file__).resolve().parent / "configs"  # the settings the shipped models were trained with
@@ -48,6 +45,8 @@ def folds(names: list[str], k: int = FOLDS, seed: int = 0) -> list[list[str]]:
 def parse_settings(config: Path, pairs: list[str]) -> dict:
     """TrainConfig fields from a JSON file, then key=value pairs (values as JSON where they parse);
     val_fraction is dropped (the folds choose the held-out videos)."""
+    from uva_cli.train.loop import TrainConfig
+
     names = {f.name for f in fields(TrainConfig)}
     out = {k: v for k, v in json.loads(Path(config).read_text()).items() if k != "val_fraction"}
     for pair in pairs:
@@ -70,11 +69,16 @@ def last_scores(run: Path) -> dict[str, float]:
 def mean_prior_scores(cache, fold: list[str], val_step: int) -> dict[str, float]:
     """The mean ground-truth density of the other videos' frames as one static map, scored on the
     fold's frames."""
+    from uva_cli.evaluation import score_cache
+
     prior = np.asarray(cache.density[cache.frames_of([n for n in cache.names if n not in fold])], np.float64).mean(0)
     return score_cache(((int(i), prior) for i in cache.frames_of(fold)[::val_step]), cache).pooled()
 
 
-def run_fold(k: int, fold: list[str], base: TrainConfig, args, runs: Path, cache) -> dict[str, dict[str, float]]:
+def run_fold(k: int, fold: list[str], base, args, runs: Path, cache) -> dict[str, dict[str, float]]:
+    from uva_cli.train.distill import distill
+    from uva_cli.train.loop import train
+
     out = runs / f"fold-{k}"
     common = replace(base, val_videos=tuple(fold), select="last")
     rows: dict[str, dict[str, float]] = {}
@@ -132,6 +136,9 @@ def main() -> None:
     ap.add_argument("--only", type=int, nargs="*", help="run only these fold numbers")
     ap.add_argument("--threads", type=int, default=0)
     args = ap.parse_args()
+    from uva_cli.data.cache import build_cache
+    from uva_cli.train.loop import TrainConfig
+
     args.teacher_set = parse_settings(args.teacher_config, args.teacher_set)
     args.student_set = parse_settings(args.student_config, args.student_set)
     base = TrainConfig(data=args.data, images=args.images or None, threads=args.threads)

@@ -112,10 +112,11 @@ class UVANet(nn.Module):
     def _detail(self, head: str, x: torch.Tensor | None) -> torch.Tensor | None:
         return getattr(self, f"{head}_detail")(x) if self.cfg.detail else None
 
-    def _parts(self, f_t: torch.Tensor, f_next: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor | None]]:
+    def _parts(self, f_t: torch.Tensor, f_next: torch.Tensor,
+               branches: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, tuple[torch.Tensor, torch.Tensor | None]]:
         """Each head's coarse logits and fine-grid detail logits (None without `detail`), before
         the prior. Logits are linear in these parts, so the residual fusion adds their mean."""
-        s, m = self._branches(f_t, f_next)
+        s, m = branches if branches is not None else self._branches(f_t, f_next)
         motion = _motion(f_t, f_next) if self.cfg.detail else None  # what the detail convs read
         parts = {"spatial": (self.spatial_head(s), self._detail("spatial", f_t)),
                  "temporal": (self.temporal_head(m), self._detail("temporal", motion)),
@@ -140,7 +141,14 @@ class UVANet(nn.Module):
 
     def heads(self, f_t: torch.Tensor, f_next: torch.Tensor) -> dict[str, torch.Tensor]:
         """Logits of all three heads, for coupled distillation and deep supervision."""
-        return {head: self._to_logits(*part) for head, part in self._parts(f_t, f_next).items()}
+        return self.heads_and_branches(f_t, f_next)[0]
+
+    def heads_and_branches(self, f_t: torch.Tensor, f_next: torch.Tensor
+                           ) -> tuple[dict[str, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+        """`heads` and the two branches' outputs they read (hint losses match those to a teacher)."""
+        branches = self._branches(f_t, f_next)
+        parts = self._parts(f_t, f_next, branches)
+        return {head: self._to_logits(*part) for head, part in parts.items()}, branches
 
     def forward(self, x_t: torch.Tensor, x_next: torch.Tensor) -> torch.Tensor:
         return self.fuse(self.features(x_t), self.features(x_next))

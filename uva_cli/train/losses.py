@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 EPS = 1e-8
 
@@ -52,3 +53,10 @@ def saliency_loss(logits: torch.Tensor, target: torch.Tensor, w: LossWeights) ->
         if weight:
             total = total + weight * fn(logits, target)
     return total
+
+
+def pool_maps(maps: torch.Tensor, side: int) -> torch.Tensor:
+    """(B, h, w) distributions -> (B, side, side) by average pooling, renormalised."""
+    if maps.shape[-1] != side:
+        maps = F.adaptive_avg_pool2d(maps[:, None], side)[:, 0]
+    return maps / maps.sum((1, 2), keepdim=True).clamp_min(1e-12)

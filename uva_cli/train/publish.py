@@ -9,7 +9,8 @@ import shutil
 from pathlib import Path
 
 from ..atomic import atomic_path
-from ..models.registry import build_from_checkpoint, load_checkpoint, sha256, weights_dir
+from ..hashing import sha256
+from ..models.registry import build_from_checkpoint, load_checkpoint, weights_dir
 from ..models.student import count_parameters
 from ..models.teachers import Teacher
 
@@ -239,3 +240,92 @@ Full config:
 {json.dumps(config, indent=2)}
 ```
 """
+
+
+def publish_views(checkpoint: Path, name: str, command: str, dest: Path | None = None,
+                  crossval: Path | None = None) -> dict:
+    """Install a student distilled on views (views.py; its folder holds views.json and, from
+    `uva distill --views`, pool.json) as `name`, with a card and a manifest row. `crossval` is a
+    JSON of fold results ({"results": [{row: scores}]}) holding a row named `name`."""
+    dest = dest or weights_dir()
+    checkpoint = Path(checkpoint)
+    model = build_from_checkpoint(load_checkpoint(checkpoint))
+    summary = json.loads((checkpoint.parent / "views.json").read_text())
+    pool_file = checkpoint.parent / "pool.json"
+    pool = json.loads(pool_file.read_text()) if pool_file.exists() else {}
+    target = dest / f"{name}.pt"
+    with atomic_path(target) as tmp:
+        shutil.copyfile(checkpoint, tmp)
+    row = {"file": target.name, "sha256": sha256(target), "bytes": target.stat().st_size,
+           "parameters": count_parameters(model), "input_size": model.cfg.input_size,
+           "validation": _scores({}, crossval, name) if crossval else {}, "card": f"{name}.md"}
+    manifest_path = dest / "manifest.json"
+    table = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    table[name] = row
+    manifest_path.write_text(json.dumps(table, indent=2) + "\n")
+    cfg = summary["config"]
+    spec = next(s for s in cfg["students"] if s["label"] == checkpoint.stem)
+    card = f"""# {name}
+
+{_describe(model)} Distilled on its own views (`uva_cli/train/views.py`).
+
+| | |
+|---|---|
+| parameters | {row['parameters']:,} |
+| multiply-adds per frame | {_macs(model) / 1e6:.1f} M |
+| file | `{row['file']}`, {row['bytes']:,} bytes (fp16) |
+| sha256 | `{row['sha256']}` |
+| training frames | {_pool_cell(pool, summary)} |
+| teachers | `{cfg['spatial_teacher']}` (spatial head), `{cfg['temporal_teacher']}` (temporal head), their mean (fused head), each run on the view the student sees, scaled to 256 px{f", on the {spec['target_side']} px view" if spec.get('target_side') else ''} |
+| training | {summary['steps']:,} steps of {cfg['batch_size']} views ({summary['steps'] * cfg['batch_size']:,} views, none repeated), {summary['seconds'] / 60:.0f} min on the machine it ran on; KLD over the last 100 steps {summary['loss_last_100'][checkpoint.stem]:.3f} (first 100: {summary['loss_first_100'][checkpoint.stem]:.3f}) |
+| seed | {cfg['seed']} |
+
+Command:
+
+```
+{command}
+```
+
+Settings:
+
+```json
+{json.dumps({**{k: v for k, v in cfg.items() if k != 'students'}, 'student': spec}, indent=2)}
+```
+"""
+    card += _sources_section(_sources(model, cfg))
+    if crossval:
+        card += _crossval_section(json.loads(Path(crossval).read_text()), name)
+    (dest / f"{name}.md").write_text(card)
+    return row
+
+
+def _macs(model) -> int:
+    from ..bench import count_macs
+
+    return count_macs(model, model.cfg.input_size)
+
+
+def _pool_cell(pool: dict, summary: dict) -> str:
+    """What the views were drawn from: frames per kind, and each folder's README and licence lines
+    (an unlabelled-clip folder's clips.csv also gives sources and licences per clip)."""
+    parts = [f"{summary['frames']:,} frames" + (" (" + ", ".join(f"{n:,} {k}" for k, n in pool.get("frames", {}).items()) + ")"
+                                                 if pool.get("frames") else "")]
+    for key in ("data", "images", "clips"):
+        if pool.get(key):
+            root = Path(pool[key])
+            notes = _folder_notes(root) + _clip_credits(root)
+            parts.append(f"`{root}`" + "".join(f"; {n}" for n in notes))
+    return " + ".join(parts).replace("|", "\\|")
+
+
+def _clip_credits(root: Path) -> list[str]:
+    from collections import Counter
+
+    listing = root / "clips.csv"
+    if not listing.exists():
+        return []
+    rows = list(csv.DictReader(listing.open()))
+    if not rows or not {"source_repo", "licence"} <= set(rows[0]):
+        return []
+    counts = Counter((r["source_repo"], r["licence"]) for r in rows)
+    return [f"{n} clips from `{repo}` ({licence})" for (repo, licence), n in counts.items()]

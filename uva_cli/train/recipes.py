@@ -28,7 +28,7 @@ from ..models.student import STUDENTS, build_student, normalise, probability_map
 from ..models.teachers import BRIGHTNESS, ENCODER, TEACHERS, build_teacher
 from .augment import augment
 from .features import frame_features, round_frozen, stored_array
-from .losses import kld, mse, saliency_loss
+from .losses import kld, mse, pool_maps, saliency_loss
 
 TEACHER_SIDE = 256
 TEACHER_OUT = 64
@@ -40,13 +40,6 @@ def _frames(cache, idx: np.ndarray) -> torch.Tensor:
 
 def _density(cache, idx: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(cache.density[idx].astype(np.float32))
-
-
-def _pool(maps: torch.Tensor, side: int) -> torch.Tensor:
-    """(B, h, w) distributions -> (B, side, side) by average pooling, renormalised."""
-    if maps.shape[-1] != side:
-        maps = F.adaptive_avg_pool2d(maps[:, None], side)[:, 0]
-    return maps / maps.sum((1, 2), keepdim=True).clamp_min(1e-12)
 
 
 def _gather(parts: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -146,7 +139,8 @@ def teacher_batches(model, feats: list[np.ndarray], cache, indices: np.ndarray,
 def teacher_maps(weights: str, cache, device: str = "cpu", progress: bool = True) -> np.ndarray:
     """(N, 64, 64) float16 soft maps of a teacher over a 256 px cache, computed once and kept in
     the cache folder under the teacher's sha256."""
-    from ..models.registry import load_model, resolve, sha256
+    from ..hashing import sha256
+    from ..models.registry import load_model, resolve
 
     path, _ = resolve(weights)
 
@@ -202,7 +196,7 @@ class StudentRecipe:
         part = {"x_t": _frames(cache, idx), "x_n": _frames(cache, cache.next_index(idx)),
                 "target": _density(cache, idx)}
         for head, maps in self.soft.items():
-            part[f"soft_{head}"] = _pool(torch.from_numpy(maps[kind][idx].astype(np.float32)), self.side)
+            part[f"soft_{head}"] = pool_maps(torch.from_numpy(maps[kind][idx].astype(np.float32)), self.side)
         return part
 
     def batch(self, data, vid: np.ndarray, img: np.ndarray, g) -> dict[str, torch.Tensor]:

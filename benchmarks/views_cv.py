@@ -1,0 +1,222 @@
+"""Cross-validation of students distilled on their own views (uva_cli/train/views.py).
+
+For each of the 5 folds (by video, the folds of benchmarks/crossval.py) the students of
+benchmarks/configs/views.json learn from that fold's teachers on views of every pool frame except
+the fold's own videos (the other 20 eye-tracked videos, the still images, the unlabelled clips);
+`all` trains the same students on the whole pool from the shipped teachers. They are then scored
+on the fold's videos beside the centre bias, the mean fixation map and the ceilings: the fold's
+teachers (the mean of their maps, which the fused head learns) run on the 64 px and the 32 px
+frame scaled back up to their 256 px.
+
+Steps, each its own sub-command:
+
+    python benchmarks/views_cv.py pool --out runs/views/pool            # frames at 128 px, packed
+    python benchmarks/views_cv.py teachers --cv runs/cv-main --out runs/views/teachers.pt
+    python benchmarks/views_cv.py train --pool runs/views/pool --teachers runs/views/teachers.pt \\
+        --runs runs/views --seconds 360 --folds 0 1 2 3 4 all            # one process per fold
+    python benchmarks/views_cv.py score --runs runs/views --packed runs/views/teachers.pt
+
+`train` is what runs on an accelerator: it needs PyTorch (and PyAV or OpenCV to read the pool),
+not the eye-tracking data. `teachers` packs the fold teachers' readouts only: their encoder is the
+shipped teachers' (checked), so a fold teacher is rebuilt from the shipped file plus its readout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from crossval import FOLDS, folds  # noqa: E402
+
+CONFIG = Path(__file__).resolve().parent / "configs" / "views.json"
+TEACHERS = ("teacher-spatial", "teacher-temporal")
+DATA, IMAGES, CLIPS = "../shared/data/xu-hevc", "../shared/data/images", "../shared/data/unlabelled"
+
+
+def video_names(pool) -> list[str]:
+    return [n[6:] for n in pool.names if n.startswith("video:")]
+
+
+def cmd_pool(args) -> None:
+    from uva_cli.train.pool import build_pool, pack
+
+    pack(build_pool(args.data, args.images, args.clips), args.out)
+
+
+def cmd_teachers(args) -> None:
+    """{fold: {teacher: readout and prior state}} of the fold teachers, fp16."""
+    import torch
+
+    from uva_cli.models.registry import load_model
+
+    shipped = {name: load_model(name).encoder.state_dict() for name in TEACHERS}
+    out = {}
+    for k in range(FOLDS):
+        out[str(k)] = {}
+        for name in TEACHERS:
+            state = load_model(args.cv / f"fold-{k}" / name / "best.pt").state_dict()
+            enc = {key[len("encoder."):]: v for key, v in state.items() if key.startswith("encoder.")}
+            if any(not torch.equal(enc[key], shipped[name][key]) for key in enc):
+                raise SystemExit(f"fold {k} {name}: its encoder is not the shipped teacher's")
+            out[str(k)][name] = {key: v.half() for key, v in state.items() if not key.startswith("encoder.")}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(out, args.out)
+
+
+def fold_teachers(packed: Path | None, fold: str, device: str):
+    """The fold's two teachers (the shipped ones for `all`)."""
+    import torch
+
+    from uva_cli.models.registry import load_model
+    from uva_cli.train.views import Teachers
+
+    nets = [load_model(name) for name in TEACHERS]
+    if fold != "all":
+        readouts = torch.load(packed, map_location="cpu", weights_only=True)[fold]
+        for net, name in zip(nets, TEACHERS):
+            net.load_state_dict({**net.state_dict(), **{k: v.float() for k, v in readouts[name].items()}})
+    teachers = Teachers(*nets).to(device)
+    return teachers.to(memory_format=torch.channels_last) if device.startswith("cuda") else teachers
+
+
+def cmd_train(args) -> None:
+    """Unpack the pool once, then one process per fold (they share the GPU)."""
+    from uva_cli.train.pool import unpack
+
+    args.runs.mkdir(parents=True, exist_ok=True)
+    pool = unpack(args.pool)
+    np.save(args.runs / "pool-frames.npy", pool.frames)
+    (args.runs / "pool-index.json").write_text(json.dumps({"names": pool.names, "group": pool.group.tolist(),
+                                                            "nxt": pool.nxt.tolist()}))
+    print(f"pool: {len(pool)} frames, {len(video_names(pool))} eye-tracked videos", flush=True)
+    procs = []
+    for fold in args.folds:
+        cmd = [sys.executable, __file__, "train-one", "--runs", str(args.runs), "--fold", fold,
+               "--seconds", str(args.seconds), "--config", str(args.config), "--device", args.device]
+        if args.teachers:
+            cmd += ["--teachers", str(args.teachers)]
+        if args.steps:
+            cmd += ["--steps", str(args.steps)]
+        if args.tar:
+            cmd += ["--tar", str(args.tar)]
+        procs.append(subprocess.Popen(cmd))
+    codes = [p.wait() for p in procs]
+    if any(codes):
+        raise SystemExit(f"train: exit codes {codes}")
+
+
+def cmd_train_one(args) -> None:
+    import logging
+
+    from uva_cli.train.pool import FramePool
+    from uva_cli.train.views import ViewConfig, train_views
+
+    logging.basicConfig(level=logging.INFO, format=f"[{args.fold}] %(message)s")
+    index = json.loads((args.runs / "pool-index.json").read_text())
+    pool = FramePool(np.load(args.runs / "pool-frames.npy", mmap_mode="r"), np.asarray(index["nxt"]),
+                     np.asarray(index["group"]), index["names"])
+    held_out = [] if args.fold == "all" else folds(video_names(pool))[int(args.fold)]
+    settings = json.loads(args.config.read_text())
+    cfg = ViewConfig.from_dict({**settings, "seconds": args.seconds, "device": args.device,
+                                **({"steps": args.steps} if args.steps else {})})
+    out = args.runs / f"fold-{args.fold}"
+    device = ("cuda" if __import__("torch").cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    train_views(cfg, pool.frames, pool.nxt, pool.without(held_out), out,
+                teachers=fold_teachers(args.teachers, args.fold, device), progress=True)
+    (out / "held_out.json").write_text(json.dumps(held_out))
+    if args.tar:
+        args.tar.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(args.tar / f"fold-{args.fold}.tar", "w") as tar:
+            tar.add(out, arcname=f"fold-{args.fold}")
+
+
+def cmd_score(args) -> None:
+    """Every fold's students, ceilings and baselines on the fold's videos (every 2nd frame)."""
+    from uva_cli.data.cache import build_cache
+    from uva_cli.evaluation import centre_predictions, model_predictions, score_cache
+    from uva_cli.models.registry import load_model
+
+    from crossval import mean_prior_scores, table
+
+    caches = {s: build_cache(args.data, s, progress=False) for s in (32, 64, 256)}
+    fold_list = folds(caches[64].names)
+    results = []
+    for k, fold in enumerate(fold_list):
+        run = args.runs / f"fold-{k}"
+        idx = caches[64].frames_of(fold)[::2]
+        rows = {}
+        for ckpt in sorted(run.glob("*.pt")):
+            model = load_model(ckpt)
+            cache = caches[model.cfg.input_size]
+            rows[ckpt.stem] = score_cache(model_predictions(model, cache, idx), caches[64]).pooled()
+        for side in args.ceilings:
+            teachers = fold_teachers(args.packed, str(k), "cpu")
+            rows[f"fold teachers on {side} px"] = score_cache(teacher_on_small(teachers, caches[side], idx), caches[64]).pooled()
+        rows["centre bias"] = score_cache(centre_predictions(caches[64], idx), caches[64]).pooled()
+        rows["mean fixation map"] = mean_prior_scores(caches[64], fold, 2)
+        results.append(rows)
+        print(f"fold {k}: " + "; ".join(f"{n} {r['nss']:.3f}" for n, r in rows.items()), flush=True)
+    (args.runs / "scores.json").write_text(json.dumps({"folds": fold_list, "results": results}, indent=2))
+    text = table(results, fold_list)
+    (args.runs / "scores.md").write_text(text)
+    print(text)
+
+
+def teacher_on_small(teachers, cache, indices: np.ndarray, batch: int = 32):
+    """The mean of both teachers' maps on each cached small frame (and its next) scaled up."""
+    import torch
+
+    from uva_cli.models.student import normalise
+
+    for start in range(0, len(indices), batch):
+        idx = indices[start:start + batch]
+        x_t = normalise(torch.from_numpy(cache.frames[idx]))
+        x_n = normalise(torch.from_numpy(cache.frames[cache.next_index(idx)]))
+        maps = teachers(x_t, x_n)
+        yield from zip(idx.tolist(), ((maps["spatial"] + maps["temporal"]) / 2).numpy())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("pool")
+    p.add_argument("--data", default=DATA)
+    p.add_argument("--images", default=IMAGES)
+    p.add_argument("--clips", default=CLIPS)
+    p.add_argument("--out", type=Path, required=True)
+    p = sub.add_parser("teachers")
+    p.add_argument("--cv", type=Path, required=True, help="a crossval.py --runs folder with fold teachers")
+    p.add_argument("--out", type=Path, required=True)
+    for name in ("train", "train-one"):
+        p = sub.add_parser(name)
+        p.add_argument("--runs", type=Path, required=True)
+        p.add_argument("--teachers", type=Path, help="packed fold teachers (needed for folds other than all)")
+        p.add_argument("--config", type=Path, default=CONFIG)
+        p.add_argument("--seconds", type=float, default=360)
+        p.add_argument("--steps", type=int, default=0)
+        p.add_argument("--device", default="auto")
+        if name == "train":
+            p.add_argument("--pool", type=Path, required=True)
+            p.add_argument("--folds", nargs="+", default=[*map(str, range(FOLDS)), "all"])
+        else:
+            p.add_argument("--fold", required=True)
+        p.add_argument("--tar", type=Path, help="also write each fold's folder as fold-FOLD.tar here")
+    p = sub.add_parser("score")
+    p.add_argument("--runs", type=Path, required=True)
+    p.add_argument("--packed", type=Path, help="packed fold teachers, for the ceiling rows")
+    p.add_argument("--ceilings", type=int, nargs="*", default=[64, 32])
+    p.add_argument("--data", default=DATA)
+    args = ap.parse_args()
+    {"pool": cmd_pool, "teachers": cmd_teachers, "train": cmd_train, "train-one": cmd_train_one,
+     "score": cmd_score}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    main()
