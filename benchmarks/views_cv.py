@@ -138,15 +138,18 @@ def cmd_train_one(args) -> None:
 
 
 def cmd_score(args) -> None:
-    """Every fold's students, ceilings and baselines on the fold's videos (every 2nd frame)."""
+    """Every fold's students, ceilings and baselines on the fold's videos (every 2nd frame). The
+    ceilings need only the fold teachers: they are kept in RUNS/ceilings.json and computed once."""
     from uva_cli.data.cache import build_cache
     from uva_cli.evaluation import centre_predictions, model_predictions, score_cache
     from uva_cli.models.registry import load_model
 
     from crossval import mean_prior_scores, table
 
-    caches = {s: build_cache(args.data, s, progress=False) for s in (32, 64, 256)}
+    caches = {s: build_cache(args.data, s, progress=False) for s in (32, 64)}
     fold_list = folds(caches[64].names)
+    saved = args.runs / "ceilings.json"
+    ceilings = json.loads(saved.read_text()) if saved.exists() else {}
     results = []
     for k, fold in enumerate(fold_list):
         run = args.runs / f"fold-{k}"
@@ -157,8 +160,12 @@ def cmd_score(args) -> None:
             cache = caches[model.cfg.input_size]
             rows[ckpt.stem] = score_cache(model_predictions(model, cache, idx), caches[64]).pooled()
         for side in args.ceilings:
-            teachers = fold_teachers(args.packed, str(k), "cpu")
-            rows[f"fold teachers on {side} px"] = score_cache(teacher_on_small(teachers, caches[side], idx), caches[64]).pooled()
+            key = f"fold teachers on {side} px"
+            if key not in ceilings.setdefault(str(k), {}):
+                teachers = fold_teachers(args.packed, str(k), "cpu")
+                ceilings[str(k)][key] = score_cache(teacher_on_small(teachers, caches[side], idx), caches[64]).pooled()
+                saved.write_text(json.dumps(ceilings, indent=2))
+            rows[key] = ceilings[str(k)][key]
         rows["centre bias"] = score_cache(centre_predictions(caches[64], idx), caches[64]).pooled()
         rows["mean fixation map"] = mean_prior_scores(caches[64], fold, 2)
         results.append(rows)

@@ -146,3 +146,16 @@ def test_distill_views_command_publishes_a_card(folders, tmp_path, monkeypatch):
     assert bad.exit_code == 2 and "--epochs: not used with --views" in bad.output
     bad = CliRunner().invoke(main, ["distill", "--data", str(vroot), "--seconds", "5"])
     assert bad.exit_code == 2 and "--views" in bad.output
+
+
+def test_a_time_budget_ends_training_and_decays_the_rate(tmp_path):
+    from uva_cli.train.views import learning_rate
+
+    p = _square_pool()
+    cfg = ViewConfig(students=[StudentSpec("a", "uva-dva-32")], seconds=1.5, batch_size=2, device="cpu")
+    train_views(cfg, p.frames, p.nxt, np.arange(4), tmp_path)
+    summary = json.loads((tmp_path / "views.json").read_text())
+    assert summary["steps"] >= 1 and 1.5 <= summary["seconds"] < 60
+    assert learning_rate(cfg, 0, 0.0) == pytest.approx(cfg.lr / cfg.warmup)  # warm-up first
+    assert learning_rate(cfg, 500, 0.5) == pytest.approx(cfg.lr / 2)  # half-way down the cosine
+    assert learning_rate(cfg, 500, 1.0) == pytest.approx(0.0)

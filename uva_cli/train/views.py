@@ -17,7 +17,7 @@ encoder features pooled to the student's grid.
 
 Several students can learn from the same batches (`train_views` with several `StudentSpec`s),
 so a capacity curve or a 64 px and a 32 px student pay for the teacher once. The training length
-can be a time budget: the first steps are timed and the cosine schedule is fitted to the rest.
+can be a time budget, the cosine schedule then following the time spent.
 """
 
 from __future__ import annotations
@@ -57,8 +57,8 @@ class ViewConfig:
     spatial_teacher: str = "teacher-spatial"
     temporal_teacher: str = "teacher-temporal"
     students: list[StudentSpec] = field(default_factory=list)
-    steps: int = 0  # 0: as many as `seconds` allows
-    seconds: float = 600.0  # time budget for training when steps is 0
+    steps: int = 0  # 0: train for `seconds` instead
+    seconds: float = 600.0  # time budget when steps is 0 (the learning rate decays with the time spent)
     batch_size: int = 256
     lr: float = 3e-3
     weight_decay: float = 1e-4
@@ -162,11 +162,14 @@ class Learner:
             self.project = nn.Conv2d(2 * branch, hint_channels, 1).to(device)
             params += list(self.project.parameters())
         self.params = params
-        self.losses: list[float] = []
+        self.losses: list[torch.Tensor] = []  # kept on the device: reading each one would wait for the GPU
 
-    def make_optimiser(self, cfg: ViewConfig, total: int) -> None:
+    def make_optimiser(self, cfg: ViewConfig) -> None:
         self.opt = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, cosine(cfg.warmup, total))
+
+    def set_lr(self, lr: float) -> None:
+        for group in self.opt.param_groups:
+            group["lr"] = lr
 
     def loss(self, x_t: torch.Tensor, x_n: torch.Tensor, t: dict[str, torch.Tensor]) -> torch.Tensor:
         m = self.model
@@ -181,8 +184,10 @@ class Learner:
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
-        self.sched.step()
-        self.losses.append(float(loss.detach()))
+        self.losses.append(loss.detach())
+
+    def loss_values(self) -> np.ndarray:
+        return torch.stack(self.losses).float().cpu().numpy() if self.losses else np.zeros(0)
 
 
 def hint_loss(pred: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
@@ -193,12 +198,12 @@ def hint_loss(pred: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
     return F.mse_loss(pred, (target - mean) / (std + 1e-4))
 
 
-def cosine(warmup: int, total: int):
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
-    return factor
+def learning_rate(cfg: ViewConfig, step: int, done: float) -> float:
+    """Linear warm-up over cfg.warmup steps, then cosine decay over the share of training done
+    (of the steps, or of the time budget: processes sharing a GPU cannot know their speed ahead)."""
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    return cfg.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, done)))
 
 
 def load_teachers(spatial: str, temporal: str, device: str) -> Teachers:
@@ -229,12 +234,18 @@ def train_views(cfg: ViewConfig, frames: np.ndarray, nxt: np.ndarray, train_idx:
     learners = [Learner(spec, device, hint_channels=teachers.spatial.readout[1].in_channels) for spec in cfg.students]
     sides = sorted({side for lr in learners for side in (lr.side, lr.target_side)}, reverse=True)
     cuda = device.startswith("cuda")
+    torch.backends.cudnn.benchmark = cuda  # fixed shapes every step
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else torch.autocast("cpu", enabled=False)
-    total = cfg.steps or 10 ** 9
     for lr in learners:
-        lr.make_optimiser(cfg, total)
-    started, step, timed_from = time.perf_counter(), 0, None
-    while step < total:
+        lr.make_optimiser(cfg)
+    started, step = time.perf_counter(), 0
+    while True:
+        elapsed = time.perf_counter() - started
+        done = step / cfg.steps if cfg.steps else elapsed / cfg.seconds
+        if done >= 1:
+            break
+        for lr in learners:
+            lr.set_lr(learning_rate(cfg, step, done))
         idx = train_t[torch.randint(len(train_t), (cfg.batch_size,), generator=g)].to(device)
         views = draw_views(pool, nxt_t, idx, sides, cfg, g)
         with autocast:
@@ -242,31 +253,20 @@ def train_views(cfg: ViewConfig, frames: np.ndarray, nxt: np.ndarray, train_idx:
             for lr in learners:
                 lr.step(lr.loss(*views[lr.side], targets[lr.target_side]))
         step += 1
-        if not cfg.steps and step == 20:  # time the steady state, then fit the schedule to the budget
-            if cuda:
-                torch.cuda.synchronize()
-            timed_from = (time.perf_counter(), step)
-        if not cfg.steps and step == 60:
-            if cuda:
-                torch.cuda.synchronize()
-            per_step = (time.perf_counter() - timed_from[0]) / (step - timed_from[1])
-            total = max(step + 1, int((cfg.seconds - (time.perf_counter() - started)) / per_step) + step)
-            for lr in learners:
-                lr.sched.lr_lambdas[0] = cosine(cfg.warmup, total)
-            log.info("views: %.1f ms a step, %d steps in %.0f s", per_step * 1e3, total, cfg.seconds)
         if progress and step % 100 == 0:
-            log.info("step %d/%d %s", step, total, " ".join(f"{lr.spec.label} {np.mean(lr.losses[-100:]):.4f}" for lr in learners))
+            log.info("step %d (%.0f s) %s", step, elapsed,
+                     " ".join(f"{lr.spec.label} {float(torch.stack(lr.losses[-100:]).mean()):.4f}" for lr in learners))
     seconds = time.perf_counter() - started
     paths = {}
     for lr in learners:
         lr.model.eval()
         paths[lr.spec.label] = out / f"{lr.spec.label}.pt"
         save_checkpoint(paths[lr.spec.label], lr.model, meta={"recipe": "views", "steps": step, "seed": cfg.seed})
+    curves = {lr.spec.label: lr.loss_values() for lr in learners}
     summary = {"config": cfg.to_dict(), "steps": step, "seconds": seconds, "frames": int(len(train_idx)),
-               "loss_last_100": {lr.spec.label: float(np.mean(lr.losses[-100:])) for lr in learners},
-               "loss_first_100": {lr.spec.label: float(np.mean(lr.losses[:100])) for lr in learners},
-               "loss_curve": {lr.spec.label: [float(np.mean(c)) for c in np.array_split(lr.losses, min(20, step))]
-                              for lr in learners}}
+               "loss_last_100": {k: float(v[-100:].mean()) for k, v in curves.items()},
+               "loss_first_100": {k: float(v[:100].mean()) for k, v in curves.items()},
+               "loss_curve": {k: [float(c.mean()) for c in np.array_split(v, min(20, step))] for k, v in curves.items()}}
     (out / "views.json").write_text(json.dumps(summary, indent=2))
     return paths
 
