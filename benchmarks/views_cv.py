@@ -77,7 +77,9 @@ def fold_teachers(packed: Path | None, fold: str, device: str):
     from uva_cli.models.registry import load_model
     from uva_cli.train.views import Teachers
 
-    nets = [load_model(name) for name in TEACHERS]
+    # the checkout's files, not registry names: where uva is not installed (an accelerator machine
+    # running from a copy of the checkout) the registry has no package data to look in
+    nets = [load_model(Path(__file__).resolve().parent.parent / "weights" / f"{name}.pt") for name in TEACHERS]
     if fold != "all":
         readouts = torch.load(packed, map_location="cpu", weights_only=True)[fold]
         for net, name in zip(nets, TEACHERS):
@@ -106,6 +108,8 @@ def cmd_train(args) -> None:
             cmd += ["--steps", str(args.steps)]
         if args.tar:
             cmd += ["--tar", str(args.tar)]
+        if args.init_from:
+            cmd += ["--init-from", str(args.init_from)]
         procs.append(subprocess.Popen(cmd))
     codes = [p.wait() for p in procs]
     if any(codes):
@@ -126,6 +130,9 @@ def cmd_train_one(args) -> None:
     settings = json.loads(args.config.read_text())
     cfg = ViewConfig.from_dict({**settings, "seconds": args.seconds, "device": args.device,
                                 **({"steps": args.steps} if args.steps else {})})
+    if args.init_from:  # continue each student from its checkpoint of an earlier run of this fold
+        for spec in cfg.students:
+            spec.init = str(args.init_from / f"fold-{args.fold}" / f"{spec.label}.pt")
     out = args.runs / f"fold-{args.fold}"
     device = ("cuda" if __import__("torch").cuda.is_available() else "cpu") if args.device == "auto" else args.device
     train_views(cfg, pool.frames, pool.nxt, pool.without(held_out), out,
@@ -215,6 +222,8 @@ def main() -> None:
         else:
             p.add_argument("--fold", required=True)
         p.add_argument("--tar", type=Path, help="also write each fold's folder as fold-FOLD.tar here")
+        p.add_argument("--init-from", type=Path, help="an earlier --runs folder: each student continues from "
+                       "its checkpoint there (fold-FOLD/LABEL.pt)")
     p = sub.add_parser("score")
     p.add_argument("--runs", type=Path, required=True)
     p.add_argument("--packed", type=Path, help="packed fold teachers, for the ceiling rows")

@@ -47,6 +47,7 @@ class StudentSpec:
     arch: dict = field(default_factory=dict)  # changes to that row (a capacity curve's widths, say)
     target_side: int = 0  # side of the view the teachers label; 0: the student's own input side
     hint: float = 0.0  # weight of the hint loss on the teacher's encoder features
+    init: str = ""  # start from these weights (a checkpoint of the same student) instead of at random
 
     def student_config(self) -> StudentConfig:
         return StudentConfig.from_dict({**STUDENTS[self.model].to_dict(), **self.arch})
@@ -152,7 +153,13 @@ class Learner:
 
     def __init__(self, spec: StudentSpec, device: str, hint_channels: int):
         self.spec = spec
-        self.model = build_student(spec.student_config()).to(device).train()
+        self.model = build_student(spec.student_config())
+        if spec.init:
+            from ..models.registry import load_checkpoint
+
+            state = load_checkpoint(spec.init)["state_dict"]
+            self.model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+        self.model = self.model.to(device).train()
         self.side = self.model.cfg.input_size
         self.target_side = spec.target_side or self.side
         params = list(self.model.parameters())
