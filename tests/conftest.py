@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import signal
+import threading
 from fractions import Fraction
 from pathlib import Path
 
@@ -64,6 +66,20 @@ def make_clip(path: Path, frames: int = 12, width: int = 160, height: int = 120,
         container.mux(astream.encode(None))
     container.close()
     return path
+
+
+def sigterm_after(frames: int) -> tuple:
+    """(on_frames, written): a progress callback for a job's writer thread that sends the main
+    thread SIGTERM once `frames` frames are written, as `kill` would, and the list of the counts
+    it saw."""
+    written: list[int] = []
+
+    def on_frames(n: int) -> None:
+        written.append(n)
+        if len(written) == frames:
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGTERM)
+
+    return on_frames, written
 
 
 @pytest.fixture(scope="session")

@@ -43,7 +43,7 @@ def test_device_defaults_to_auto_in_every_command():
         assert default == "auto", f"uva {name} --device defaults to {default!r}"
 
 
-NETWORK_COMMANDS = ["saliency", "roi", "bench", "eval"]
+NETWORK_COMMANDS = ["saliency", "roi", "encode", "bench", "eval"]
 
 
 @pytest.mark.parametrize("name", [*NETWORK_COMMANDS, "train", "distill"])

@@ -26,7 +26,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from conftest import decode_all, make_clip, square_frame
+from conftest import decode_all, make_clip, sigterm_after, square_frame
 from uva_cli import jobs, outputs
 from uva_cli.cli import _interrupts_raise, main
 from uva_cli.engine import load_predictor
@@ -484,13 +484,7 @@ def test_closing_prefetch_stops_its_thread():
 def test_sigterm_mid_video_removes_its_outputs(tmp_path, random_weights):
     src = tiny(tmp_path / "a.mp4", frames=40)
     out = tmp_path / "out"
-    written = []
-
-    def on_frames(n):  # runs in the writer thread: signal the main thread as `kill` would
-        written.append(n)
-        if len(written) == 3:
-            signal.pthread_kill(threading.main_thread().ident, signal.SIGTERM)
-
+    on_frames, written = sigterm_after(3)
     task = jobs.Task(src, {"overlay": out / "a.mp4", "maps": out / "maps", "npz": out / "a.npz"})
     predictor = load_predictor(str(random_weights), "cpu", 2)
     with _interrupts_raise(), pytest.raises(Interrupted) as caught:

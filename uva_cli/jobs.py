@@ -3,7 +3,8 @@ images), split a batch into
 shards, run each video through the predictor into its writers, record what happened, and keep
 going past failures in batch mode. The batch machinery (`plan` with a `Naming`, `shard`,
 `run_batch` with another `run`, `manifest`) serves `uva roi` too (`roi.job.ROI_OUTPUTS`,
-`roi.job.run_roi_task`).
+`roi.job.run_roi_task`), and `run_task` with another `opener` serves `uva encode`
+(`encode.run_encode_task`).
 
 Reliability rules kept here: an output only appears under its final name when complete (the
 writers), a re-run skips inputs whose outputs all exist, an interrupt stops within about one
@@ -221,18 +222,21 @@ def _write_all(writers: list, size: tuple[int, int] | None, on_frames: ProgressF
 
 
 def run_task(task: Task, predictor: Predictor, alpha: float = 0.6, colormap: str = "turbo",
-             on_start: Callable[[int], None] | None = None, on_frames: ProgressFn | None = None) -> Result:
+             on_start: Callable[[int], None] | None = None, on_frames: ProgressFn | None = None,
+             opener: Callable[[str, Path, VideoInfo], object] | None = None) -> Result:
     """Predict one video into all its outputs. Decode, network and writers run as threaded
     stages; on any failure or interrupt the stages are stopped without draining their queues
-    and every partial output is removed."""
+    and every partial output is removed. `opener(kind, path, info)` opens each output's writer
+    (default: the saliency outputs of `outputs.open_output`; `uva encode` passes its own)."""
     started = time.perf_counter()
     refuse_overwriting_input(task.source, task.outputs.values())
     info = probe(task.source)
     if on_start:
         on_start(info.frames or round((info.duration or 0) * info.fps))
+    opener = opener or partial(open_output, alpha=alpha, colormap=colormap)
     with all_or_nothing() as writers:
         for kind, path in task.outputs.items():
-            writers.append(open_output(kind, path, info, alpha, colormap))
+            writers.append(opener(kind, path, info))
         wanted = {w.native for w in writers} - {None}
         native = bool(wanted)
         depth = _frames_in_flight(info, native)

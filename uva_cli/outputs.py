@@ -53,24 +53,16 @@ def refuse_overwriting_input(source: Path, outputs: Iterable[str | os.PathLike])
             raise OutputError(f"{path}: output would overwrite the input")
 
 
-class VideoOutput:
-    """Overlay (map blended on the frames) or heatmap (the coloured map alone) as H.264,
-    painted and encoded as yuv420p (frames come from `iter_frames(yuv=True)`)."""
+class EncoderThread:
+    """The part every video output shares: its pictures go to a `VideoWriter` in a thread of
+    their own, so making the next picture (painting, offsets) overlaps encoding this one."""
 
-    def __init__(self, path: Path, info: VideoInfo, kind: str, alpha: float = 0.6,
-                 colormap: str = "turbo"):
-        self.path, self.kind = path, kind
-        self.native = "yuv" if kind == "overlay" else None
-        self.needs_source_map = False  # the painter scales the model-size map itself
-        self.writer = open_writer(path, info, audio=kind == "overlay")
-        self.painter = render.Painter(self.writer.width, self.writer.height, colormap, alpha, info.colour)
-        # Encoding runs in its own thread, so painting the next picture overlaps it.
+    def __init__(self, writer, info: VideoInfo):
+        self.writer = writer
         self.encoder = Worker(lambda item: self.writer.write(*item), frames_depth(info.width, info.height))
 
-    def write(self, frame: Frame, smap: np.ndarray, smap8: np.ndarray | None) -> None:
-        picture = (self.painter.overlay(frame.native, smap) if self.kind == "overlay"
-                   else self.painter.heatmap(smap))
-        self.encoder.submit((picture, frame.time))
+    def submit(self, picture, time: float) -> None:
+        self.encoder.submit((picture, time))
 
     def close(self) -> None:
         self.encoder.close()
@@ -79,6 +71,23 @@ class VideoOutput:
     def abort(self) -> None:
         self.encoder.cancel()
         self.writer.abort()
+
+
+class VideoOutput(EncoderThread):
+    """Overlay (map blended on the frames) or heatmap (the coloured map alone) as H.264,
+    painted and encoded as yuv420p (frames come from `iter_frames(yuv=True)`)."""
+
+    def __init__(self, path: Path, info: VideoInfo, kind: str, alpha: float = 0.6,
+                 colormap: str = "turbo"):
+        self.path, self.kind = path, kind
+        self.native = "yuv" if kind == "overlay" else None
+        self.needs_source_map = False  # the painter scales the model-size map itself
+        super().__init__(open_writer(path, info, audio=kind == "overlay"), info)
+        self.painter = render.Painter(self.writer.width, self.writer.height, colormap, alpha, info.colour)
+
+    def write(self, frame: Frame, smap: np.ndarray, smap8: np.ndarray | None) -> None:
+        self.submit(self.painter.overlay(frame.native, smap) if self.kind == "overlay"
+                    else self.painter.heatmap(smap), frame.time)
 
 
 class ImageOutput:

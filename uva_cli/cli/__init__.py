@@ -22,6 +22,7 @@ COMMANDS = {
     "saliency": ("saliency", "Predict saliency maps for videos: overlays, heatmaps, PNG maps, npz."),
     "models": ("models", "List the shipped models with their sizes and validation scores."),
     "roi": ("roi", "Regions of interest: JSON box tracks, crops that follow the subject, reframing."),
+    "encode": ("encode", "Saliency-guided H.264: better quality where people look, fewer bits elsewhere."),
     "bench": ("bench", "Measure model size and speed: network only and end to end on a video."),
     "export": ("export", "Export a model as ONNX (dynamic batch) for other runtimes."),
     "train": ("train", "Train a student (or teacher) on a fixation dataset."),

@@ -38,11 +38,12 @@ def _kinds(choices: tuple[str, ...]) -> Callable:
 
 
 def options(kinds: tuple[str, ...], default: str, out_dir_help: str) -> Callable:
-    """--out-dir, --write (any of `kinds`), --overwrite, --shard, --jobs, --manifest."""
+    """--out-dir, --write (any of `kinds`; none for a command with one kind of output),
+    --overwrite, --shard, --jobs, --manifest."""
     decorators = [
         click.option("--out-dir", type=click.Path(path_type=Path), metavar="DIR", help=out_dir_help),
-        click.option("--write", "kinds", default=default, show_default=True, callback=_kinds(kinds),
-                     help=f"Outputs to make in batch mode: any of {','.join(kinds)}."),
+        *([click.option("--write", "kinds", default=default, show_default=True, callback=_kinds(kinds),
+                        help=f"Outputs to make in batch mode: any of {','.join(kinds)}.")] if len(kinds) > 1 else []),
         click.option("--overwrite", is_flag=True, help="Batch mode: redo inputs whose outputs already exist."),
         click.option("--shard", "shard_of", metavar="I/N", callback=_shard,
                      help="Batch mode: process only part I of N (1-based) of the inputs sorted by path; N processes "
@@ -63,12 +64,13 @@ def options(kinds: tuple[str, ...], default: str, out_dir_help: str) -> Callable
     return decorate
 
 
-def plan_tasks(inputs, out_dir: Path, kinds: list[str], shard_of: tuple[int, int] | None, naming) -> list:
+def plan_tasks(inputs, out_dir: Path, kinds: list[str], shard_of: tuple[int, int] | None, naming,
+               keep: Callable | None = None) -> list:
     """The tasks of a batch: every input (folders searched) with its outputs named by `naming`
-    under out_dir, then this process's shard."""
+    under out_dir, those `keep(task)` accepts (default all), then this process's shard."""
     from ..jobs import plan, shard
 
-    tasks = plan(inputs, out_dir, kinds, naming)
+    tasks = [t for t in plan(inputs, out_dir, kinds, naming) if keep is None or keep(t)]
     return shard(tasks, *shard_of) if shard_of else tasks
 
 

@@ -66,7 +66,8 @@ class VideoWriter(_Writer):
     """
 
     def __init__(self, path: str | os.PathLike, width: int, height: int, fps: float,
-                 audio_from: Path | None = None, crf: int = 20, threads: int = 0, colour: Colour | None = None):
+                 audio_from: Path | None = None, crf: float = 20, threads: int = 0, colour: Colour | None = None,
+                 preset: str = "veryfast", codec: str = "libx264"):
         self.path = Path(path)
         self.tmp = part_path(self.path)
         # yuv420p needs even sides; an odd edge row/column is dropped rather than the file failing.
@@ -87,7 +88,7 @@ class VideoWriter(_Writer):
         except (OSError, av.error.FFmpegError) as exc:
             raise OutputError(f"{self.path}: cannot write ({reason(exc)})") from None
         try:
-            self.stream = self.container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
+            self.stream = self.container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
             self.stream.width, self.stream.height = self.width, self.height
             self.stream.pix_fmt = "yuv420p"
             cc = self.stream.codec_context
@@ -96,7 +97,7 @@ class VideoWriter(_Writer):
             if colour is not None:
                 cc.color_primaries, cc.color_trc, cc.colorspace, cc.color_range = (
                     colour.primaries, colour.trc, colour.matrix, colour.range)
-            self.stream.options = {"crf": str(crf), "preset": "veryfast"}
+            self.stream.options = {"crf": f"{crf:g}", "preset": preset}
             self._audio = _AudioCopy.open(audio_from, self.container, self.path) if audio_from is not None else None
         except BaseException:
             self.abort()
@@ -259,12 +260,13 @@ def check_output_kind(path: Path, info: VideoInfo) -> bool:
 
 
 def open_writer(path: Path, info: VideoInfo, size: tuple[int, int] | None = None,
-                audio: bool = False) -> VideoWriter | ImageWriter:
+                audio: bool = False, **encoder) -> VideoWriter | ImageWriter:
     """The writer for an output of `info`'s source at `size` (default: the source's): a picture
     where `path` names an image (the source must then be one too), else an H.264 video tagged
-    with the source's colours, with its audio if `audio`."""
+    with the source's colours, with its audio if `audio`; `encoder`: VideoWriter's crf, preset
+    and codec."""
     width, height = size or (info.width, info.height)
     if check_output_kind(path, info):
         return ImageWriter(path, width, height)
     return VideoWriter(path, width, height, info.fps, colour=info.colour,
-                       audio_from=info.path if audio and info.has_audio else None)
+                       audio_from=info.path if audio and info.has_audio else None, **encoder)
