@@ -15,6 +15,8 @@ Steps, each its own sub-command:
     python benchmarks/views_cv.py train --pool runs/views/pool --teachers runs/views/teachers.pt \\
         --runs runs/views --seconds 360 --folds 0 1 2 3 4 all            # one process per fold
     python benchmarks/views_cv.py score --runs runs/views --packed runs/views/teachers.pt
+    python benchmarks/views_cv.py report --cv runs/cv-main --out benchmarks/results/crossval-views \\
+        uva-dva-64=runs/views2:x4-64 ...                                  # rows renamed
 
 `train` is what runs on an accelerator: it needs PyTorch (and PyAV or OpenCV to read the pool),
 not the eye-tracking data. `teachers` packs the fold teachers' readouts only: their encoder is the
@@ -183,6 +185,31 @@ def cmd_score(args) -> None:
     print(text)
 
 
+def cmd_report(args) -> None:
+    """One cross-validation table of what ships and what it was chosen from: rows NAME=RUNS:LABEL
+    (a score run's row, renamed), the fold teachers of a crossval.py run, the ceilings and the
+    baselines, as RUNS.json and RUNS.md (what `uva distill --publish --crossval` reads)."""
+    from crossval import table
+
+    teachers = json.loads((args.cv / "crossval.json").read_text())
+    merged = [{} for _ in teachers["results"]]
+    for row in args.rows:
+        name, _, source = row.partition("=")
+        folder, _, label = source.rpartition(":")
+        scores = json.loads((Path(folder) / "scores.json").read_text())
+        for k, fold in enumerate(scores["results"]):
+            merged[k][name] = fold[label]
+    for k, fold in enumerate(teachers["results"]):
+        merged[k].update({n: fold[n] for n in TEACHERS})
+    last = json.loads((Path(args.rows[0].partition("=")[2].rpartition(":")[0]) / "scores.json").read_text())
+    for k, fold in enumerate(last["results"]):
+        merged[k].update({n: v for n, v in fold.items() if n.startswith("fold teachers") or n in ("centre bias", "mean fixation map")})
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".json").write_text(json.dumps({"folds": teachers["folds"], "results": merged}, indent=2))
+    args.out.with_suffix(".md").write_text(table(merged, teachers["folds"]))
+    print(table(merged, teachers["folds"]))
+
+
 def teacher_on_small(teachers, cache, indices: np.ndarray, batch: int = 32):
     """The mean of both teachers' maps on each cached small frame (and its next) scaled up."""
     import torch
@@ -229,8 +256,12 @@ def main() -> None:
     p.add_argument("--packed", type=Path, help="packed fold teachers, for the ceiling rows")
     p.add_argument("--ceilings", type=int, nargs="*", default=[64, 32])
     p.add_argument("--data", default=DATA)
+    p = sub.add_parser("report")
+    p.add_argument("--cv", type=Path, required=True, help="the crossval.py run of the fold teachers")
+    p.add_argument("--out", type=Path, required=True, help="OUT.json and OUT.md")
+    p.add_argument("rows", nargs="+", help="NAME=RUNS:LABEL; the last folder's ceilings and baselines are used")
     args = ap.parse_args()
-    {"pool": cmd_pool, "teachers": cmd_teachers, "train": cmd_train, "train-one": cmd_train_one,
+    {"report": cmd_report, "pool": cmd_pool, "teachers": cmd_teachers, "train": cmd_train, "train-one": cmd_train_one,
      "score": cmd_score}[args.cmd](args)
 
 

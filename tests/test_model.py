@@ -66,15 +66,18 @@ def test_temporal_branch_sees_the_next_frame():
     assert (t1 - t2).abs().max() > 0.1 * t1.abs().max()  # the temporal branch does not
 
 
-def test_uva_dva_32_is_uva_dva_64_on_a_quarter_of_the_pixels():
-    """Same rows, half the side: every convolution but the attention gates does a quarter of the
-    work, so the 32 px student costs about a quarter of the 64 px one (the paper's 29M vs 116M)."""
+def test_uva_dva_32_stays_within_its_budget_beside_uva_dva_64():
+    """The budgets the students were chosen under (docs/distillation.md, capacity curve): the
+    32 px student at most an eighth of the 64 px one's multiply-adds (it must run at 3x its frame
+    rate or more, measured by uva bench) and its weights file at most 680,000 bytes (the paper's
+    0.68 MB); the 64 px one within 4x of the paper-sized 13.4 M row."""
     from uva_cli.bench import count_macs
 
-    a, b = STUDENTS["uva-dva-64"], STUDENTS["uva-dva-32"]
-    assert (a.stem, a.trunk, a.branch, a.fusion) == (b.stem, b.trunk, b.branch, b.fusion)
-    ratio = count_macs(build_student(b.name).eval(), 32) / count_macs(build_student(a.name).eval(), 64)
-    assert 0.24 < ratio < 0.26
+    macs64 = count_macs(build_student("uva-dva-64").eval(), 64)
+    macs32 = count_macs(build_student("uva-dva-32").eval(), 32)
+    assert macs32 <= macs64 / 8
+    assert macs64 <= 4 * 13.5e6
+    assert manifest()["uva-dva-32"]["bytes"] <= 680_000
 
 
 def test_uva_dva_32_heads_detail_and_residual_fusion():

@@ -47,16 +47,19 @@ class StudentConfig:
         return asdict(self)
 
 
-_TRUNK: Rows = ((16, 1, 1), (24, 2, 4), (24, 1, 4))
-_BRANCH: Rows = ((40, 2, 4), (40, 1, 4), (48, 1, 4))
+# The capacity curve (docs/distillation.md, "Distillation on the student's own views") measured
+# students at 1x, 2x, 4x and 8x the multiply-adds of the paper-sized 64 px row (13.4 M): with
+# online views from the teachers the 4x row (50 M, ~1,700 frames/s on two cores) scored best once
+# trained longer, so it is uva-dva-64; uva-dva-32 is the 2x row on a quarter of the pixels (6.2 M),
+# with 8x8 detail heads and a residual fusion head. The rows keep (channels, stride, expansion).
+_X4 = dict(stem=(32, 2), trunk=((32, 1, 1), (48, 2, 4), (48, 1, 4)), branch=((80, 2, 4), (80, 1, 4), (96, 1, 4)),
+           fusion=96)
+_X2 = dict(stem=(24, 2), trunk=((24, 1, 1), (32, 2, 4), (32, 1, 4)), branch=((56, 2, 4), (56, 1, 4), (64, 1, 4)),
+           fusion=64)
 
-# One row per model. uva-dva-32 is uva-dva-64's network on a quarter of the pixels, as in the
-# paper: every layer runs at half the side, so it costs a quarter of the multiply-adds and ends
-# at 4x4 logits (the 8x8 prior still adds detail). Other 32 px rows that were measured (8x8
-# branches: 2x faster; slimmer 8x8 rows) are in docs/speed.md.
 STUDENTS: dict[str, StudentConfig] = {
-    "uva-dva-64": StudentConfig("uva-dva-64", 64, (16, 2), _TRUNK, _BRANCH, 48),
-    "uva-dva-32": StudentConfig("uva-dva-32", 32, (16, 2), _TRUNK, _BRANCH, 48, detail=True, fusion_residual=True),
+    "uva-dva-64": StudentConfig("uva-dva-64", 64, **_X4),
+    "uva-dva-32": StudentConfig("uva-dva-32", 32, **_X2, detail=True, fusion_residual=True),
 }
 
 

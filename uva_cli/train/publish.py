@@ -263,8 +263,12 @@ def publish_views(checkpoint: Path, name: str, command: str, dest: Path | None =
     table = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     table[name] = row
     manifest_path.write_text(json.dumps(table, indent=2) + "\n")
-    cfg = summary["config"]
-    spec = next(s for s in cfg["students"] if s["label"] == checkpoint.stem)
+    stages = _view_stages(checkpoint)
+    cfg, spec = stages[-1]["config"], stages[-1]["spec"]
+    views = sum(st["steps"] * st["config"]["batch_size"] for st in stages)
+    history = "\n".join(f"| {i + 1} | {st['steps']:,} | {st['config']['batch_size']} | {st['config']['lr']:g} | "
+                        f"{st['seconds'] / 60:.1f} | {st['loss_first']:.3f} | {st['loss_last']:.3f} | "
+                        f"{len(st['config']['students'])} |" for i, st in enumerate(stages))
     card = f"""# {name}
 
 {_describe(model)} Distilled on its own views (`uva_cli/train/views.py`).
@@ -277,7 +281,7 @@ def publish_views(checkpoint: Path, name: str, command: str, dest: Path | None =
 | sha256 | `{row['sha256']}` |
 | training frames | {_pool_cell(pool, summary)} |
 | teachers | `{cfg['spatial_teacher']}` (spatial head), `{cfg['temporal_teacher']}` (temporal head), their mean (fused head), each run on the view the student sees, scaled to 256 px{f", on the {spec['target_side']} px view" if spec.get('target_side') else ''} |
-| training | {summary['steps']:,} steps of {cfg['batch_size']} views ({summary['steps'] * cfg['batch_size']:,} views, none repeated), {summary['seconds'] / 60:.0f} min on the machine it ran on; KLD over the last 100 steps {summary['loss_last_100'][checkpoint.stem]:.3f} (first 100: {summary['loss_first_100'][checkpoint.stem]:.3f}) |
+| training | {' + '.join(f"{st['steps']:,}" for st in stages)} steps of {cfg['batch_size']} views ({views:,} views, none repeated); stages below |
 | seed | {cfg['seed']} |
 
 Command:
@@ -286,7 +290,15 @@ Command:
 {command}
 ```
 
-Settings:
+Training stages (each continues from the last; the loss is the sum of the three heads' KLD to
+their teacher maps, mean over the first and the last 100 steps; students: how many learnt from the
+same batches, sharing the time):
+
+| stage | steps | batch | peak lr | minutes | loss, first | loss, last | students |
+|---|---|---|---|---|---|---|---|
+{history}
+
+Settings of the last stage:
 
 ```json
 {json.dumps({**{k: v for k, v in cfg.items() if k != 'students'}, 'student': spec}, indent=2)}
@@ -328,4 +340,18 @@ def _clip_credits(root: Path) -> list[str]:
     if not rows or not {"source_repo", "licence"} <= set(rows[0]):
         return []
     counts = Counter((r["source_repo"], r["licence"]) for r in rows)
-    return [f"{n} clips from `{repo}` ({licence})" for (repo, licence), n in counts.items()]
+    return [f"{n} clip{'s' if n != 1 else ''} from `{repo}` ({licence})" for (repo, licence), n in counts.items()]
+
+
+def _view_stages(checkpoint: Path) -> list[dict]:
+    """The views runs behind a checkpoint, first to last: each stage's views.json beside its
+    checkpoint, followed back through the `init` its student started from."""
+    stages, path = [], Path(checkpoint)
+    while path and (path.parent / "views.json").exists():
+        summary = json.loads((path.parent / "views.json").read_text())
+        spec = next(s for s in summary["config"]["students"] if s["label"] == path.stem)
+        stages.append({"config": summary["config"], "spec": spec, "steps": summary["steps"],
+                       "seconds": summary["seconds"], "loss_first": summary["loss_first_100"][path.stem],
+                       "loss_last": summary["loss_last_100"][path.stem]})
+        path = Path(spec["init"]) if spec.get("init") else None
+    return stages[::-1]

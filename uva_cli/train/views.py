@@ -281,15 +281,15 @@ def train_views(cfg: ViewConfig, frames: np.ndarray, nxt: np.ndarray, train_idx:
 def distill_on_views(student: str, out: str | Path, data: str | None, images: str | None = None,
                      clips: str | None = None, settings: dict | None = None, progress: bool = True) -> Path:
     """`uva distill --views`: one student (a STUDENTS row) on views of a pool built from the given
-    folders, with the settings of a views config (benchmarks/configs/views.json's keys: teachers,
-    steps or seconds, batch size, ...). Writes OUT/best.pt (the last step: views never repeat, so
-    there is no epoch to choose), OUT/views.json and OUT/pool.json (what the pool held)."""
+    folders, with ViewConfig settings (teachers, steps or seconds, batch size, ...; a "students"
+    list, as in benchmarks/configs/views.json, is ignored). Writes OUT/best.pt (the last step:
+    views never repeat, so there is no epoch to choose), OUT/views.json and OUT/pool.json."""
     from .pool import build_pool
 
-    settings = dict(settings or {})
-    specs = settings.pop("students", None) or [{"label": student, "model": student}]
-    spec = next((s for s in specs if s.get("model", student) == student), {"label": student, "model": student})
-    cfg = ViewConfig.from_dict({**settings, "students": [{**spec, "label": "best"}]})
+    settings = {k: v for k, v in (settings or {}).items() if k != "students"}
+    # a 32 px student learns the teachers' maps of the 64 px view (cross-validated: NSS 1.47
+    # against 1.39 for the maps of its own 32 px view, which lack what 32 px cannot show)
+    cfg = ViewConfig.from_dict({**settings, "students": [{"label": "best", "model": student, "target_side": 64}]})
     pool = build_pool(data, images, clips, progress=progress)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
