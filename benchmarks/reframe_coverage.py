@@ -24,7 +24,13 @@ import numpy as np
 from uva_cli import reframe, roi
 from uva_cli.data.fixations import density_map, frame_points, read_dataset, split_videos
 from uva_cli.engine import load_predictor, predict_frames
+from uva_cli.reframe.camera import shot_spans
 from uva_cli.video import iter_frames, probe
+
+
+def inside(window: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    x, y, w, h = window
+    return (pts[:, 0] >= x) & (pts[:, 0] < x + w) & (pts[:, 1] >= y) & (pts[:, 1] < y + h)
 
 
 def coverage(windows: np.ndarray, points: list[np.ndarray]) -> np.ndarray:
@@ -32,10 +38,34 @@ def coverage(windows: np.ndarray, points: list[np.ndarray]) -> np.ndarray:
     out = np.full(len(windows), np.nan)
     for k, (window, pts) in enumerate(zip(windows, points)):
         if len(pts):
-            x, y, w, h = window
-            inside = (pts[:, 0] >= x) & (pts[:, 0] < x + w) & (pts[:, 1] >= y) & (pts[:, 1] < y + h)
-            out[k] = inside.mean()
+            out[k] = inside(window, pts).mean()
     return out
+
+
+def fixations_kept(windows: np.ndarray, points: list[np.ndarray]) -> tuple[int, int]:
+    """(fixations inside their frame's window, all fixations) over the frames."""
+    kept = sum(int(inside(window, pts).sum()) for window, pts in zip(windows, points) if len(pts))
+    return kept, sum(len(pts) for pts in points[:len(windows)])
+
+
+def camera_motion(windows: np.ndarray, times: np.ndarray, shots: np.ndarray, span: float = 0.2,
+                  jump: float = 0.1) -> dict[str, float]:
+    """The fastest move of the window inside a shot, in window widths (or heights, along the axis
+    it slides) per second, measured over `span` seconds so that whole-pixel rounding does not
+    count, and the jumps inside shots: frame-to-frame moves of more than `jump` of the window."""
+    windows, times, shots = np.asarray(windows, np.float64), np.asarray(times, np.float64), np.asarray(shots)
+    size = windows[0, 2:4]
+    fastest, jumps = 0.0, 0
+    for start, stop in shot_spans(shots):
+        pos, t = windows[start:stop, :2] / size, times[start:stop]
+        if len(t) < 2:
+            continue
+        jumps += int((np.abs(np.diff(pos, axis=0)).max(axis=1) > jump).sum())
+        lag = max(1, int(np.searchsorted(t, t[0] + span)))  # frames in `span` seconds
+        lag = min(lag, len(t) - 1)
+        moved = np.abs(pos[lag:] - pos[:-lag]).max(axis=1)
+        fastest = max(fastest, float((moved / np.maximum(t[lag:] - t[:-lag], 1e-9)).max()))
+    return {"max_speed": fastest, "jumps": jumps}
 
 
 @dataclasses.dataclass
