@@ -18,6 +18,13 @@ Steps, each its own sub-command:
     python benchmarks/views_cv.py report --cv runs/cv-main --out benchmarks/results/crossval-views \\
         uva-dva-64=runs/views2:x4-64 ...                                  # rows renamed
 
+What ran for the shipped students (session 8, one H200, 15 minutes of device time in all):
+`train --seconds 420` into runs/views (the eight students of views.json, 268 steps), then
+`train --seconds 185 --config benchmarks/configs/views-continue.json --init-from runs/gpu/init`
+into runs/views2 (four of them continued, 222 steps; runs/gpu/init held copies of runs/views'
+checkpoints), both with `ln -s ../weights uva_cli/weights` so that the uninstalled checkout finds
+its weights, and `score` on both, then `report` into benchmarks/results/crossval-views.
+
 `train` is what runs on an accelerator: it needs PyTorch (and PyAV or OpenCV to read the pool),
 not the eye-tracking data. `teachers` packs the fold teachers' readouts only: their encoder is the
 shipped teachers' (checked), so a fold teacher is rebuilt from the shipped file plus its readout.
