@@ -22,8 +22,9 @@ What ran for the shipped students (session 8, one H200, 15 minutes of device tim
 `train --seconds 420` into runs/views (the eight students of views.json, 268 steps), then
 `train --seconds 185 --config benchmarks/configs/views-continue.json --init-from runs/gpu/init`
 into runs/views2 (four of them continued, 222 steps; runs/gpu/init held copies of runs/views'
-checkpoints), both with `ln -s ../weights uva_cli/weights` so that the uninstalled checkout finds
-its weights, and `score` on both, then `report` into benchmarks/results/crossval-views.
+checkpoints), then `score` on both and `report` into benchmarks/results/crossval-views. (The runs
+had `ln -s ../weights uva_cli/weights` before them: the registry did not yet find the weights of
+a checkout that is not installed; it does now.)
 
 `train` is what runs on an accelerator: it needs PyTorch (and PyAV or OpenCV to read the pool),
 not the eye-tracking data. `teachers` packs the fold teachers' readouts only: their encoder is the
@@ -86,9 +87,7 @@ def fold_teachers(packed: Path | None, fold: str, device: str):
     from uva_cli.models.registry import load_model
     from uva_cli.train.views import Teachers
 
-    # the checkout's files, not registry names: where uva is not installed (an accelerator machine
-    # running from a copy of the checkout) the registry has no package data to look in
-    nets = [load_model(Path(__file__).resolve().parent.parent / "weights" / f"{name}.pt") for name in TEACHERS]
+    nets = [load_model(name) for name in TEACHERS]
     if fold != "all":
         readouts = torch.load(packed, map_location="cpu", weights_only=True)[fold]
         for net, name in zip(nets, TEACHERS):

@@ -204,3 +204,16 @@ def test_half_precision_on_onnx_runtime_is_a_clear_error():
 
     with pytest.raises(UvaError, match="fp16 runs on PyTorch"):
         load_predictor("uva-dva-64", "cpu", backend="onnx", precision="fp16")
+
+
+def test_an_uninstalled_checkout_finds_its_own_weights(monkeypatch):
+    """Run from a copy of the checkout with PYTHONPATH=. (no package data installed, as on a
+    training machine), the registry reads the checkout's weights/ folder."""
+    from uva_cli.models import registry
+
+    def not_installed(name):
+        raise ModuleNotFoundError(f"No module named {name!r}")
+
+    monkeypatch.setattr(registry.resources, "files", not_installed)
+    assert registry.weights_dir() == Path(registry.__file__).resolve().parents[2] / "weights"
+    assert "uva-dva-64" in registry.manifest() and load_model("uva-dva-32").cfg.input_size == 32

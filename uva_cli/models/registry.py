@@ -20,7 +20,12 @@ FORMAT = "uva-weights/1"
 
 
 def weights_dir() -> Path:
-    return Path(str(resources.files("uva_cli.weights")))
+    """The installed weights package; in a checkout that is not installed (PYTHONPATH=., say on
+    a machine that only runs training) the checkout's own weights/ folder."""
+    try:
+        return Path(str(resources.files("uva_cli.weights")))
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parents[2] / "weights"
 
 
 def manifest() -> dict[str, dict]:
