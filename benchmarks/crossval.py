@@ -83,7 +83,7 @@ def run_fold(k: int, fold: list[str], base, args, runs: Path, cache) -> dict[str
     common = replace(base, val_videos=tuple(fold), select="last")
     rows: dict[str, dict[str, float]] = {}
     teachers = {}
-    for name in ("teacher-spatial", "teacher-temporal"):
+    for name in args.teachers:
         run = (args.teachers_from or runs) / f"fold-{k}" / name
         if not (run / "history.csv").exists() or not (run / "best.pt").exists():
             train(replace(common, model=name, out=str(run), **args.teacher_set), progress=False)
@@ -132,6 +132,9 @@ def main() -> None:
     ap.add_argument("--teacher-set", nargs="*", default=[], help="TrainConfig key=value for the teachers")
     ap.add_argument("--student-set", nargs="*", default=[], help="TrainConfig key=value for the student")
     ap.add_argument("--teachers-from", type=Path, help="reuse the fold teachers of an earlier --runs folder")
+    ap.add_argument("--teachers", nargs="+", default=["teacher-spatial", "teacher-temporal"],
+                    choices=["teacher-spatial", "teacher-temporal"], help="which teachers to train (an ablation "
+                    "may need one; --student needs both)")
     ap.add_argument("--folds", type=int, default=FOLDS)
     ap.add_argument("--only", type=int, nargs="*", help="run only these fold numbers")
     ap.add_argument("--threads", type=int, default=0)

@@ -44,6 +44,7 @@ class TeacherConfig:
     dropout: float = 0.5  # channel dropout on the features while training (the readout overfits 20 videos fast)
     prior: int = 16  # side of the learned centre-prior grid
     output_size: int = 64
+    priors: int = 0  # >0: that many learned prior grids, mixed per frame by a gate on the pooled features
 
     @classmethod
     def from_dict(cls, d: dict) -> "TeacherConfig":
@@ -75,6 +76,12 @@ class Teacher(nn.Module):
             nn.Conv2d(cfg.hidden, cfg.hidden, 3, padding=1, groups=cfg.hidden // 16), nn.ReLU(inplace=True),
             nn.Conv2d(cfg.hidden, 1, 1))
         self.prior = nn.Parameter(centre_prior_logits(cfg.prior))
+        if cfg.priors:  # context for the prior: where people look in a race is not where they look at a talk
+            # added to the centre prior, starting near zero: the plain teacher at first
+            self.priors = nn.Parameter(0.01 * torch.randn(cfg.priors, 1, cfg.prior, cfg.prior))
+            self.gate = nn.Linear(cin, cfg.priors)
+            nn.init.zeros_(self.gate.weight)
+            nn.init.zeros_(self.gate.bias)
 
     def parts(self) -> dict[str, nn.Module]:
         """The frozen networks behind `features`, in channel order, by part name."""
@@ -100,9 +107,13 @@ class Teacher(nn.Module):
 
     def fuse(self, f_t: torch.Tensor, f_next: torch.Tensor) -> torch.Tensor:
         """Logits (B, 1, out, out) from the features of frame t and t+1."""
-        z = torch.cat([f_t, f_t - f_next], 1) if self.cfg.motion else f_t
-        z = self.readout(z)
-        z = z + F.interpolate(self.prior, size=z.shape[-2:], mode="bilinear", align_corners=False)
+        x = torch.cat([f_t, f_t - f_next], 1) if self.cfg.motion else f_t
+        z = self.readout(x)
+        prior = self.prior
+        if self.cfg.priors:
+            mix = torch.softmax(self.gate(x.mean((2, 3))), 1)
+            prior = prior + (mix[:, :, None, None, None] * self.priors[None]).sum(1)
+        z = z + F.interpolate(prior, size=z.shape[-2:], mode="bilinear", align_corners=False)
         side = self.cfg.output_size
         return F.interpolate(z, size=(side, side), mode="bilinear", align_corners=False)
 

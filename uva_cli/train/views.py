@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..models.student import STUDENTS, StudentConfig, build_student
+from ..models.student import STUDENTS, StudentConfig, build_student, probability_maps
 from .losses import kld, pool_maps
 
 log = logging.getLogger("uva")
@@ -111,7 +111,7 @@ def draw_views(frames: torch.Tensor, nxt: torch.Tensor, idx: torch.Tensor, sides
     theta = theta.repeat(2, 1, 1)
     x = F.grid_sample(x, F.affine_grid(theta, list(x.shape), align_corners=False), mode="bilinear",
                       padding_mode="border", align_corners=False)
-    back = (u(0, 1) < 0.5).view(-1, 1, 1, 1)  # played backwards: t+1 then t, the map still frame t's
+    back = (u(0, 1) < 0.5).view(-1, 1, 1, 1)  # played backwards: the teachers label the pair as shown
     out = {}
     for side in sides:
         v = F.avg_pool2d(x, x.shape[-1] // side) if side != x.shape[-1] else x
@@ -144,7 +144,7 @@ class Teachers(nn.Module):
         else:
             g_t, g_n = self.temporal.features(both).chunk(2)
         maps = {"spatial": self.spatial.fuse(f_t, f_n), "temporal": self.temporal.fuse(g_t, g_n)}
-        maps = {k: torch.softmax(v.float().flatten(1), 1).view(len(v), *v.shape[-2:]) for k, v in maps.items()}
+        maps = {k: probability_maps(v) for k, v in maps.items()}
         return {**maps, "features": f_t.float()}
 
 
