@@ -1,15 +1,19 @@
-"""How much of what people look at does `uva roi --reframe` keep in view?
+"""How much of what people look at does `uva roi --reframe` keep in view, with a given model?
 
-On the validation videos of a fixation-videos dataset (split by video, seed 0, 20 %), this
-plans the reframe camera exactly as `uva roi --reframe ASPECT` does and counts, per frame, the
-fraction of human fixations inside the window; frames without fixations are skipped and the
-fractions are averaged over frames. Next to it: a fixed centre crop of the same size (the
-baseline a dumb vertical crop gets), the per-frame best window before camera smoothing (what
-the smoothing costs), and the same camera driven by the human fixation density of each frame
-instead of the model's map ("oracle": what a perfect saliency model would get with this camera).
+On the videos of a fixation-videos dataset (all of them by default; --val: the validation
+videos of the usual split, by video, seed 0, 20 %), this plans the reframe camera exactly as
+`uva roi --reframe ASPECT` does and counts the human fixations (one per observer per frame,
+every frame) inside the window, per video and pooled; beside it a fixed centre crop of the same
+size (what a plain vertical crop keeps) and the same camera on the human fixation density of
+each frame instead of the model's map ("oracle": what perfect maps would give), and the
+camera's motion (fastest pan, jumps inside shots).
 
-    python benchmarks/reframe_coverage.py --model uva-dva-64
-    python benchmarks/reframe_coverage.py --model runs/uva-dva-64/best.pt --aspect 1:1
+The shipped models were trained on every xu-hevc video, so on those their maps are not out of
+fold: `benchmarks/reframe_folds.py` scores the camera with the cross-validation folds' models
+instead. This script is for a model on videos it has not seen (new eye-tracked clips).
+
+    python benchmarks/reframe_coverage.py --data DIR --model uva-dva-64
+    python benchmarks/reframe_coverage.py --data DIR --model runs/x/best.pt --aspect 1:1
 """
 
 from __future__ import annotations
@@ -27,19 +31,12 @@ from uva_cli.engine import load_predictor, predict_frames
 from uva_cli.reframe.camera import shot_spans
 from uva_cli.video import iter_frames, probe
 
+KINDS = ("reframe", "centre crop", "oracle")
+
 
 def inside(window: np.ndarray, pts: np.ndarray) -> np.ndarray:
     x, y, w, h = window
     return (pts[:, 0] >= x) & (pts[:, 0] < x + w) & (pts[:, 1] >= y) & (pts[:, 1] < y + h)
-
-
-def coverage(windows: np.ndarray, points: list[np.ndarray]) -> np.ndarray:
-    """Per frame: fraction of that frame's fixations inside its window (NaN when none)."""
-    out = np.full(len(windows), np.nan)
-    for k, (window, pts) in enumerate(zip(windows, points)):
-        if len(pts):
-            out[k] = inside(window, pts).mean()
-    return out
 
 
 def fixations_kept(windows: np.ndarray, points: list[np.ndarray]) -> tuple[int, int]:
@@ -61,80 +58,79 @@ def camera_motion(windows: np.ndarray, times: np.ndarray, shots: np.ndarray, spa
         if len(t) < 2:
             continue
         jumps += int((np.abs(np.diff(pos, axis=0)).max(axis=1) > jump).sum())
-        lag = max(1, int(np.searchsorted(t, t[0] + span)))  # frames in `span` seconds
-        lag = min(lag, len(t) - 1)
+        lag = min(max(1, int(np.searchsorted(t, t[0] + span))), len(t) - 1)  # frames in `span` seconds
         moved = np.abs(pos[lag:] - pos[:-lag]).max(axis=1)
         fastest = max(fastest, float((moved / np.maximum(t[lag:] - t[:-lag], 1e-9)).max()))
     return {"max_speed": fastest, "jumps": jumps}
 
 
-@dataclasses.dataclass
-class Analysed:
-    """One video's per-frame analysis and fixations, ready for any camera setting."""
-
-    name: str
-    width: int
-    height: int
-    window: tuple[int, int]
-    results: list
-    points: list[np.ndarray]
+def centre_windows(width: int, height: int, window: tuple[int, int], n: int) -> np.ndarray:
+    return reframe.windows_from_path(np.tile([width / 2, height / 2], (n, 1)), window, width, height)
 
 
-def analyse_video(item, predictor, aspect: float) -> Analysed:
+def oracle_windows(results: list, points: list[np.ndarray], width: int, height: int, window: tuple[int, int],
+                   camera: reframe.CameraConfig, size: int = 64) -> np.ndarray:
+    """The camera on the human fixation density of each frame (no centre prior: it is the truth)."""
+    truth = [dataclasses.replace(r, profile=reframe.mass_profile(density_map(pts, width, height, size, size)))
+             for r, pts in zip(results, points)]
+    return roi.reframe_windows(truth, window, width, height, dataclasses.replace(camera, centre_prior=None))
+
+
+def score_video(item, predictor, aspect: float, camera: reframe.CameraConfig = reframe.CameraConfig()) -> dict:
+    """Fixations kept by each kind of window, and the reframe camera's motion, on one video."""
     info = probe(item.path)
     window = reframe.reframe_window(info.width, info.height, aspect)
     frames = iter_frames(item.path, size=predictor.input_size, info=info)
     results = list(roi.analyse(predict_frames(predictor, frames), info.width, info.height, profiles=True))
-    n = min(len(results), item.frames)
-    return Analysed(item.name, info.width, info.height, window, results[:n], frame_points(item)[:n])
-
-
-def score_video(video: Analysed, camera: reframe.CameraConfig = reframe.CameraConfig()) -> dict[str, np.ndarray]:
-    """Per-frame coverage of each kind of window."""
-    results, points, window = video.results, video.points, video.window
-    w, h, n = video.width, video.height, len(results)
-    centred = reframe.windows_from_path(np.tile([w / 2, h / 2], (n, 1)), window, w, h)
-    raw = np.array([reframe.window_focus(r.profile, w, h, window) for r in results])
-    size = int(len(results[0].profile[0]))
-    oracle = [dataclasses.replace(r, profile=reframe.mass_profile(density_map(pts, w, h, size, size)))
-              for r, pts in zip(results, points)]
-    return {"reframe": coverage(roi.reframe_windows(results, window, w, h, camera), points),
-            "centre crop": coverage(centred, points),
-            "unsmoothed": coverage(reframe.windows_from_path(raw, window, w, h), points),
-            "oracle": coverage(roi.reframe_windows(oracle, window, w, h, dataclasses.replace(
-                camera, centre_mix=0.0, attention_window=0.0)), points),
-            "shots": np.array([results[-1].shot + 1])}
+    results = results[:item.frames]
+    points = frame_points(item)[:len(results)]
+    w, h, n = info.width, info.height, len(results)
+    planned = roi.reframe_windows(results, window, w, h, camera)
+    times, shots = np.array([r.time for r in results]), np.array([r.shot for r in results])
+    return {"reframe": fixations_kept(planned, points),
+            "centre crop": fixations_kept(centre_windows(w, h, window, n), points),
+            "oracle": fixations_kept(oracle_windows(results, points, w, h, window, camera), points),
+            "motion": camera_motion(planned, times, shots), "frames": n, "shots": int(shots[-1]) + 1}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=Path("/work/shared/data/xu-hevc"))
+    parser.add_argument("--data", type=Path, default=Path("../shared/data/xu-hevc"))
     parser.add_argument("--model", default="uva-dva-64", help="registry name or .pt file")
     parser.add_argument("--aspect", default="9:16")
+    parser.add_argument("--val", action="store_true", help="only the validation videos of the usual split")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--batch-size", type=int, default=64)
     args = parser.parse_args()
 
     dataset = read_dataset(args.data)
-    _, val = split_videos([item.name for item in dataset.items], 0.2, seed=0)
+    names = [item.name for item in dataset.items]
+    chosen = set(split_videos(names, 0.2, seed=0)[1] if args.val else names)
     predictor = load_predictor(args.model, args.device, args.batch_size)
     aspect = reframe.parse_aspect(args.aspect)
-    kinds = ("reframe", "centre crop", "unsmoothed", "oracle")
-    print(f"fixations inside a {args.aspect} window (mean over frames), model {args.model}")
-    print(f"{'video':<16} {'size':>9} {'frames':>6} {'shots':>5} " + " ".join(f"{k:>12}" for k in kinds))
-    pooled: dict[str, list[np.ndarray]] = {k: [] for k in kinds}
+    print(f"fixations kept in a {args.aspect} window, model {args.model}")
+    print(f"{'video':<16} {'frames':>6} {'shots':>5} " + " ".join(f"{k:>11}" for k in KINDS)
+          + f" {'x centre':>8} {'fastest':>7}")
+    pooled = {k: [0, 0] for k in KINDS}
+    fastest, jumps, below = 0.0, 0, []
     started = time.perf_counter()
-    for item in (i for i in dataset.items if i.name in val):
-        scores = score_video(analyse_video(item, predictor, aspect))
-        for k in kinds:
-            pooled[k].append(scores[k])
-        print(f"{item.name:<16} {item.width:>4}x{item.height:<4} {len(scores['reframe']):>6} "
-              f"{int(scores['shots'][0]):>5} " + " ".join(f"{np.nanmean(scores[k]):>12.3f}" for k in kinds))
-    print(f"{'all frames':<16} {'':>9} {sum(len(v) for v in pooled['reframe']):>6} {'':>5} "
-          + " ".join(f"{np.nanmean(np.concatenate(pooled[k])):>12.3f}" for k in kinds))
-    print(f"{'mean of videos':<16} {'':>9} {'':>6} {'':>5} "
-          + " ".join(f"{np.mean([np.nanmean(v) for v in pooled[k]]):>12.3f}" for k in kinds))
-    print(f"({time.perf_counter() - started:.0f} s)")
+    for item in (i for i in dataset.items if i.name in chosen):
+        scores = score_video(item, predictor, aspect)
+        shares = {k: scores[k][0] / max(scores[k][1], 1) for k in KINDS}
+        for k in KINDS:
+            pooled[k] = [a + b for a, b in zip(pooled[k], scores[k])]
+        fastest, jumps = max(fastest, scores["motion"]["max_speed"]), jumps + scores["motion"]["jumps"]
+        if shares["reframe"] < shares["centre crop"]:
+            below.append(item.name)
+        print(f"{item.name:<16} {scores['frames']:>6} {scores['shots']:>5} "
+              + " ".join(f"{shares[k]:>11.3f}" for k in KINDS)
+              + f" {shares['reframe'] / max(shares['centre crop'], 1e-9):>8.3f} {scores['motion']['max_speed']:>7.2f}")
+    shares = {k: a / max(b, 1) for k, (a, b) in pooled.items()}
+    print(f"{'pooled':<16} {'':>6} {'':>5} " + " ".join(f"{shares[k]:>11.3f}" for k in KINDS)
+          + f" {shares['reframe'] / max(shares['centre crop'], 1e-9):>8.3f} {fastest:>7.2f}")
+    print(f"below the centre crop on {len(below)} video(s){': ' + ', '.join(below) if below else ''}; "
+          f"fastest pan {fastest:.2f} window widths/s; {jumps} jump(s) inside shots "
+          f"({time.perf_counter() - started:.0f} s)")
 
 
 if __name__ == "__main__":

@@ -21,14 +21,17 @@ over 0.2 s so that whole-pixel rounding does not count), and jumps (a frame-to-f
 more than a tenth of the window width) inside shots.
 
     python benchmarks/reframe_folds.py                      # first run ~25 min on 2 cores, then seconds
-    python benchmarks/reframe_folds.py --aspect 1:1 --set centre_mix=0.5
+    python benchmarks/reframe_folds.py --aspect 1:1 --set centre_prior=null
     python benchmarks/reframe_folds.py --json runs/reframe-oof/table.json
+    python benchmarks/reframe_folds.py --calibrate                         # how much centre prior
+    python benchmarks/reframe_folds.py --sweep move_cost=0.03,0.1,0.25 margin=0,0.1
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
 import os
 import sys
@@ -40,7 +43,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from crossval import folds  # noqa: E402
-from reframe_coverage import camera_motion, fixations_kept  # noqa: E402
+from reframe_coverage import camera_motion, centre_windows, fixations_kept  # noqa: E402
 from uva_cli import reframe, roi  # noqa: E402
 from uva_cli.data.fixations import density_map, frame_points, read_dataset  # noqa: E402
 from uva_cli.hashing import sha256  # noqa: E402
@@ -135,10 +138,9 @@ def load_video(item, fold: int, cache: Path) -> Video:
 
 def plan(video: Video, kind: str, window: tuple[int, int], camera: CameraConfig) -> np.ndarray:
     if kind == "centre crop":
-        centres = np.tile([video.width / 2, video.height / 2], (len(video.times), 1))
-        return reframe.windows_from_path(centres, window, video.width, video.height)
+        return centre_windows(video.width, video.height, window, len(video.times))
     if kind == "oracle":  # the density is the truth: no centre prior
-        camera = dataclasses.replace(camera, centre_mix=0.0)
+        camera = dataclasses.replace(camera, centre_prior=None)
     return roi.reframe_windows(video.results(kind), window, video.width, video.height, camera)
 
 
@@ -190,6 +192,55 @@ def print_table(result: dict, aspect: str, camera: CameraConfig) -> None:
               f"{jumps} jump(s) inside shots")
 
 
+def calibration(videos: list[Video], sigmas: list[float | None]) -> None:
+    """How well each kind of map, weighted by a centre prior of each sigma (frame sides), predicts
+    the column of every fixation: mean log2 of (columns x the probability of its column), per fold
+    and pooled (0: no better than uniform). This, not the table, chooses CameraConfig.centre_prior."""
+    coords = (np.arange(SIZE) + 0.5) / SIZE - 0.5
+    print("bits per fixation on its column (a 9:16 window slides along x), centre prior sigma in frame sides")
+    for kind in KINDS:
+        for sigma in sigmas:
+            weight = np.exp(-coords ** 2 / (2 * sigma ** 2)) if sigma else np.ones(SIZE)
+            bits: list[list[float]] = [[] for _ in range(max(v.fold for v in videos) + 1)]
+            for video in videos:
+                for (cols, _), pts in zip(video.profiles[kind], video.points):
+                    if len(pts):
+                        q = cols * weight / (cols * weight).sum()
+                        cells = np.clip((pts[:, 0] * SIZE / video.width).astype(int), 0, SIZE - 1)
+                        bits[video.fold] += np.log2(q[cells] * SIZE + 1e-12).tolist()
+            print(f"{kind:>8} sigma {str(sigma):>5}: {np.mean(np.concatenate(bits)):.3f} "
+                  f"(folds {' '.join(f'{np.mean(b):.3f}' for b in bits)})")
+
+
+def sweep(videos: list[Video], aspect: float, camera: CameraConfig, pairs: list[str]) -> None:
+    """Every combination of the settings given (key=v1,v2,...), pooled; then each fold scored with
+    the combination best on the other folds (mean of the students' and teachers' pooled ratios), so
+    that the choice is out of fold too."""
+    keys = [pair.partition("=")[0] for pair in pairs]
+    values = [[json.loads(v) for v in pair.partition("=")[2].split(",")] for pair in pairs]
+    results = {combo: score(videos, aspect, dataclasses.replace(camera, **dict(zip(keys, combo))))["videos"]
+               for combo in itertools.product(*values)}
+
+    def ratio(rows: dict, kind: str, fold_set) -> float:
+        chosen = [r for r in rows.values() if r["fold"] in fold_set]
+        return sum(r[kind][0] for r in chosen) / sum(r["centre crop"][0] for r in chosen)
+
+    folds_seen = sorted({v.fold for v in videos})
+    print(" ".join(f"{k:>14}" for k in keys) + "   student  teacher   (x the centre crop, pooled)")
+    for combo, rows in results.items():
+        print(" ".join(f"{str(v):>14}" for v in combo) + "".join(f" {ratio(rows, k, folds_seen):>8.3f}" for k in KINDS))
+    kept = {kind: [0, 0] for kind in KINDS}
+    for fold in folds_seen:
+        others = [f for f in folds_seen if f != fold]
+        best = max(results, key=lambda c: np.mean([ratio(results[c], k, others) for k in KINDS]))
+        print(f"fold {fold}: chosen on the other folds: {dict(zip(keys, best))}")
+        for kind in KINDS:
+            rows = [r for r in results[best].values() if r["fold"] == fold]
+            kept[kind][0] += sum(r[kind][0] for r in rows)
+            kept[kind][1] += sum(r["centre crop"][0] for r in rows)
+    print("chosen out of fold: " + ", ".join(f"{k} {a / b:.3f}x" for k, (a, b) in kept.items()))
+
+
 def parse_set(pairs: list[str]) -> CameraConfig:
     """CameraConfig with key=value overrides (values as JSON)."""
     names = {f.name for f in dataclasses.fields(CameraConfig)}
@@ -213,6 +264,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="network threads while caching maps")
     parser.add_argument("--cache-only", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the table here")
+    parser.add_argument("--calibrate", nargs="*", type=json.loads, metavar="SIGMA",
+                        help="bits per fixation of the maps under centre priors of these sigmas (null: none)")
+    parser.add_argument("--sweep", nargs="+", metavar="KEY=V1,V2", help="score every combination, and choose out of fold")
     args = parser.parse_args()
     camera = parse_set(args.set)
     dataset = read_dataset(args.data)
@@ -230,6 +284,13 @@ def main() -> None:
     if args.cache_only:
         return
     videos = [load_video(by_name[name], k, args.cache) for k, fold in enumerate(fold_list) for name in fold]
+    if args.calibrate is not None:
+        calibration(videos, args.calibrate or [None, 1.0, 0.5, 0.375, 0.25, 0.175])
+        return
+    if args.sweep:
+        parse_set([p.partition(",")[0] for p in args.sweep])  # names checked
+        sweep(videos, reframe.parse_aspect(args.aspect), camera, args.sweep)
+        return
     result = score(videos, reframe.parse_aspect(args.aspect), camera)
     print_table(result, args.aspect, camera)
     print(f"({time.perf_counter() - started:.1f} s)")

@@ -1,12 +1,14 @@
-"""Camera physics: per-shot paths that follow per-frame targets with a median filter, a
-dead-zone, a speed limit and an acceleration limit; at a cut the camera jumps.
+"""The cameras' settings (`CameraConfig`), and the subject camera's physics: per-shot paths
+that follow per-frame targets with a median filter, a dead-zone, a speed limit and an
+acceleration limit; at a cut the camera jumps. (The reframe camera plans each shot as a whole
+instead: `planner`.)
 
 A camera path is planned per shot from one target centre per frame (the main track for
-`--crop`, the most salient window for `--reframe`): targets are median-filtered over a short
-centred window, then followed by a camera with a dead-zone (a target that stays near the
-camera does not move it, so a static shot is still), a speed limit and an acceleration limit
-(so it eases in and out instead of jerking). At a scene cut the camera jumps straight to the
-new shot's target: panning across a cut would show a move that never happened.
+`--crop`): targets are median-filtered over a short centred window, then followed by a camera
+with a dead-zone (a target that stays near the camera does not move it, so a static shot is
+still), a speed limit and an acceleration limit (so it eases in and out instead of jerking).
+At a scene cut the camera jumps straight to the new shot's target: panning across a cut would
+show a move that never happened.
 
 Everything here works on tiny per-frame arrays (a centre per frame), so planning a path for
 an hour of video takes kilobytes."""
@@ -22,7 +24,9 @@ from scipy.ndimage import median_filter
 
 @dataclass(frozen=True)
 class CameraConfig:
-    """How the virtual camera moves. Distances are fractions of the frame side along each axis."""
+    """How the virtual cameras move. The subject camera's (--crop) distances are fractions of the
+    frame side along each axis; the reframe camera's are in window widths (heights for a window
+    that slides vertically)."""
 
     deadzone: float = 0.06  # the camera holds while the target stays this close
     max_speed: float = 0.5  # frame sides per second
@@ -30,15 +34,13 @@ class CameraConfig:
     gain: float = 3.0  # 1/s: wanted speed per unit of distance beyond the dead-zone
     smooth: float = 0.4  # seconds: centred median window over the targets (drops one-frame flicker)
     cut_threshold: float = 0.22  # histogram distance (0..1) between consecutive frames that is a cut
-    # How far the reframe trusts a map: each frame's saliency is mixed with a centre prior (a model
-    # is over-confident on video it has not seen) and averaged over a centred window of seconds
-    # within the shot. Chosen on out-of-fold maps of the training videos: benchmarks/reframe_folds.py.
-    # Those models keep fewer fixations in view than a centre crop unless the prior dominates:
-    # 0.608 with no mix, 0.621 at 0.75, 0.632 at 0.9 (centre crop 0.633); averaging over time
-    # does not help (0.629 at 0.5 s, 0.632 at 1 s).
-    centre_mix: float = 0.9
-    attention_window: float = 0.0
-
+    # The reframe camera (uva_cli/reframe/planner.py), judged out of fold by benchmarks/reframe_folds.py:
+    centre_prior: float | None = 0.375  # sigma (frame sides) of a centre-bias weight on the maps; None: off
+    margin: float = 0.1  # of the window on each side: what is held there counts less, nothing at the edge
+    pan_speed: float = 0.5  # window widths per second: the fastest pan
+    move_cost: float = 0.1  # seconds of every fixation in view that moving the window by its width must gain
+    cut_cost: float | None = None  # seconds of the same for a jump inside a shot (None: never jump)
+    ease: float = 0.5  # seconds: centred moving average of the planned path (rounds the pans' ends)
 
 
 def shot_spans(shots: np.ndarray) -> Iterator[tuple[int, int]]:

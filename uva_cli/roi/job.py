@@ -63,10 +63,11 @@ def follow_targets(results: list[FrameResult], targets: np.ndarray, window: tupl
 
 def reframe_windows(results: list[FrameResult], window: tuple[int, int], width: int, height: int,
                     camera: reframe.CameraConfig = reframe.CameraConfig()) -> np.ndarray:
-    """The reframe camera: follows the most salient window position (see `attention_targets`)."""
+    """The reframe camera: per shot, the path holding the most of the maps within its motion limits
+    (`reframe.reframe_path`)."""
     times, shots = _times_shots(results)
-    targets = reframe.attention_targets([r.profile for r in results], times, shots, width, height, window, camera)
-    return follow_targets(results, targets, window, width, height, camera)
+    path = reframe.reframe_path([r.profile for r in results], times, shots, width, height, window, camera)
+    return reframe.windows_from_path(path, window, width, height)
 
 
 def crop_windows(results: list[FrameResult], aspect: float, width: int, height: int,
