@@ -337,6 +337,30 @@ def test_crop_videos_show_their_windows(tmp_path):
     assert np.mean([np.abs(a - b.reshape(40, 2, 32, 2, 3).mean((1, 3))).mean() for a, b in zip(half, parts)]) < 6.5
 
 
+def test_the_preview_dims_outside_the_window_and_frames_it():
+    from uva_cli.reframe.preview import mark_windows
+
+    planes = np.full((H * 3 // 2, W), 200, np.uint8)
+    planes[H:] = 90  # chroma away from grey
+    window = np.array([100, 0, 102, 180])
+    mark_windows(planes, [(window, (235, 128, 128))])
+    luma, cb, _ = planes[:H], planes[H:H + H // 4].reshape(H // 2, W // 2), None
+    assert luma[90, 150] == 200 and cb[45, 75] == 90  # inside: untouched
+    assert luma[90, 20] == round(16 + 184 * 0.45) and cb[45, 10] == round(128 - 38 * 0.45)  # outside: dimmed
+    assert luma[90, 100] == luma[90, 201] == luma[0, 150] == 235  # the frame, on the window's edges
+
+
+def test_map_spool_gives_back_the_maps():
+    from uva_cli.reframe.preview import MapSpool
+
+    spool = MapSpool()
+    maps = [np.full((4, 4), k / 10, np.float32) for k in range(5)]
+    assert all(a is b for (_, a), b in zip(spool.tap(enumerate(maps)), maps, strict=True))  # passed through
+    kept = spool.maps()
+    assert kept.shape == (5, 4, 4) and abs(int(kept[3, 0, 0]) - 0.3 * 255) <= 1
+    spool.close()
+
+
 # ----------------------------------------------------------------------------- CLI end to end
 
 def run(*args):
@@ -365,6 +389,28 @@ def test_cli_writes_json_crop_and_reframe(tmp_path, random_weights):
         assert probe(out / name).has_audio
     assert doc["frames"][0]["reframe"]["w"] == 68 and doc["frames"][0]["reframe"]["h"] == 120
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_cli_preview_shows_the_source_with_the_window(tmp_path, random_weights):
+    clip = make_clip(tmp_path / "clip.mp4", frames=8)
+    out = tmp_path / "out"
+    result = run("roi", clip, "--model", random_weights, "--reframe", "9:16", out / "v.mp4", "--preview",
+                 out / "check.mp4", "--json", out / "r.json", "-q")
+    assert result.exit_code == 0, result.output
+    src, src_times, _ = decode_all(clip)
+    frames, times, _ = decode_all(out / "check.mp4")
+    assert len(frames) == len(src) and frames[0].shape == src[0].shape
+    np.testing.assert_allclose(times, src_times, atol=1e-3)
+    doc = json.loads((out / "r.json").read_text())
+    for k in (0, 7):
+        x, w = doc["frames"][k]["reframe"]["x"], doc["frames"][k]["reframe"]["w"]
+        inside = np.zeros(src[k].shape[1], bool)
+        inside[x + 4:x + w - 4] = True  # clear of the window's frame
+        shown, source = frames[k].astype(float), src[k].astype(float)
+        assert np.abs(shown[8:-8, inside] - source[8:-8, inside]).mean() < 25  # the picture, a map faintly over it
+        left, right = x - x % 2, (x + w) // 2 * 2 - 1
+        assert shown[8:-8, [left, right]].mean() > 200 > source[8:-8, [left, right]].mean()  # the window's frame
+    assert run("roi", clip, "--preview", out / "p.mp4").exit_code == 2  # nothing to preview
 
 
 def test_cli_streams_json_lines_to_stdout(tmp_path, random_weights):

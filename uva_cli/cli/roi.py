@@ -48,6 +48,7 @@ def _reframe(ctx, param, value):
 @click.option("--crop", type=click.Path(path_type=Path), metavar="OUT.mp4", help="Video following the main subject with a smooth virtual camera (audio kept).")
 @click.option("--size", callback=_size, metavar="WxH", help="Output size of --crop (in batch mode: of the crop output); its aspect sets the window's. Default: the window's own size, source aspect.")
 @click.option("--reframe", nargs=2, callback=_reframe, metavar="ASPECT OUT.mp4", help="Full-height (or full-width) crop of ASPECT (9:16, 1:1, 4:5 ...) that keeps the most saliency in view; of an image input, a picture (OUT.jpg, .png, .webp).")
+@click.option("--preview", type=click.Path(path_type=Path), metavar="OUT.mp4", help="The source with the --reframe (white) and --crop (yellow) windows drawn on it, dimmed outside them, and the saliency map faintly over it: a reframe checked at a glance.")
 @batch.options(ROI_KINDS, "json", "Batch mode: write DIR/<name>.roi.json, <name>.reframe.mp4, <name>.crop.mp4 for every input (folders searched recursively for videos and images; an image's reframe and crop are images of its format).")
 @click.option("--aspect", callback=_aspect, metavar="ASPECT", help="Batch mode: the aspect (9:16, 1:1, 4:5 ...) of the reframe output; needed with --write reframe.")
 @click.option("--max-boxes", default=3, show_default=True, type=click.IntRange(1, 100), help="Boxes per frame, most salient first.")
@@ -55,7 +56,7 @@ def _reframe(ctx, param, value):
 @click.option("--min-area", default=0.002, show_default=True, type=click.FloatRange(0, 1), help="Smallest region kept, as a fraction of the frame area.")
 @options.network
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
-def command(inputs, json_out, jsonl_out, crop, size, reframe, out_dir, kinds, overwrite, shard_of, jobs, manifest_to,
+def command(inputs, json_out, jsonl_out, crop, size, reframe, preview, out_dir, kinds, overwrite, shard_of, jobs, manifest_to,
             aspect, max_boxes, threshold, min_area, model, device, backend, batch_size, precision, threads, quiet):
     """Regions of interest of INPUT videos and images: tracked boxes as JSON, crops, reframing.
 
@@ -65,6 +66,7 @@ def command(inputs, json_out, jsonl_out, crop, size, reframe, out_dir, kinds, ov
       uva roi photo.jpg --reframe 1:1 thumb.jpg --json boxes.json   # a saliency-aware thumbnail
       uva roi clip.mp4 --jsonl - | jq -c '.boxes'
       uva roi clip.mp4 --reframe 9:16 clip.vertical.mp4 --json clip.roi.json
+      uva roi clip.mp4 --reframe 9:16 clip.vertical.mp4 --preview clip.check.mp4
       uva roi clip.mp4 --crop clip.subject.mp4 --size 512x512
     Many videos or folders (recursively), outputs under a folder:
       uva roi videos/ more.mp4 --out-dir results/ --write json,reframe --aspect 9:16
@@ -79,9 +81,9 @@ def command(inputs, json_out, jsonl_out, crop, size, reframe, out_dir, kinds, ov
     config = RoiConfig(threshold=threshold, min_area=min_area, max_boxes=max_boxes)
     load = dict(model=model, device=device, batch_size=batch_size, backend=backend, precision=precision, threads=threads)
     if out_dir:
-        if json_out or jsonl_out or crop or reframe:
-            raise click.UsageError("give either --out-dir (batch mode) or explicit --json/--jsonl/--crop/--reframe, "
-                                   "not both")
+        if json_out or jsonl_out or crop or reframe or preview:
+            raise click.UsageError("give either --out-dir (batch mode) or explicit --json/--jsonl/--crop/--reframe"
+                                   "/--preview, not both")
         if "reframe" in kinds and not aspect:
             raise click.UsageError("--write reframe needs --aspect (9:16, 1:1, 4:5 ...)")
         for option, kind, given in (("--aspect", "reframe", aspect), ("--size", "crop", size)):
@@ -100,6 +102,8 @@ def command(inputs, json_out, jsonl_out, crop, size, reframe, out_dir, kinds, ov
         raise click.UsageError("only one of --json and --jsonl can go to stdout")
     if size and not crop:
         raise click.UsageError("--size sets the size of --crop; give --crop OUT.mp4 too")
+    if preview and not (crop or reframe):
+        raise click.UsageError("--preview draws the windows of --reframe or --crop: give one of them too")
     for option, given in (("--aspect", aspect), ("--manifest", manifest_to)):
         if given:
             raise click.UsageError(f"{option} is for batch mode: use it with --out-dir")
@@ -109,7 +113,7 @@ def command(inputs, json_out, jsonl_out, crop, size, reframe, out_dir, kinds, ov
 
     request = RoiRequest(source=input, json=json_out, jsonl=jsonl_out, crop_video=crop, crop_size=size,
                          reframe_video=reframe[1] if reframe else None, aspect=reframe[0] if reframe else None,
-                         config=config)
+                         preview_video=preview, config=config)
     predictor = load_predictor(**load)
     with progress_bar(quiet) as bar:
         bar_id = bar.add_task(input.name, total=None)

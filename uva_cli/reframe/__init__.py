@@ -6,7 +6,8 @@
 - `camera`: the settings of both cameras (`CameraConfig`) and the subject camera's physics (`camera_path`);
 - `planner`: the reframe camera, one plan per shot (`reframe_path`);
 - `crop`: cutting and scaling a window of yuv420p planes;
-- `render`: the second pass that decodes again and encodes the crops (`render_windows`).
+- `render`: the second pass that decodes again and encodes the crops (`render_windows`);
+- `preview`: what --preview draws: the windows and the map on the source (`PreviewVideo`).
 
 Only `render` touches full-size frames, one at a time; the rest works on a few numbers a frame.
 """

@@ -16,6 +16,7 @@ from ..engine import Predictor, predict_frames
 from ..errors import InputError
 from ..jobs import Naming, Result, Task
 from ..outputs import all_or_nothing, refuse_overwriting_input
+from ..reframe.preview import MapSpool, PreviewVideo
 from ..threads import prefetch
 from ..video import VideoInfo, check_output_kind, iter_frames, probe
 from .analysis import FrameResult, analyse, main_track_targets
@@ -39,6 +40,7 @@ class RoiRequest:
     crop_size: tuple[int, int] | None = None  # output size of --crop; default: the window's own
     reframe_video: Path | None = None
     aspect: float | None = None  # of the reframe window (width / height)
+    preview_video: Path | None = None  # the source with the windows drawn on it (needs a crop or reframe)
     config: RoiConfig = field(default_factory=RoiConfig)
     camera: reframe.CameraConfig = field(default_factory=reframe.CameraConfig)
 
@@ -100,14 +102,16 @@ def run_roi(request: RoiRequest, predictor: Predictor, on_stage: Callable[[str, 
     started = time.perf_counter()
     info = probe(request.source)
     refuse_overwriting_input(request.source, [p for p in (request.json, request.jsonl, request.crop_video,
-                                                          request.reframe_video) if p and str(p) != STDOUT])
-    for path in filter(None, (request.crop_video, request.reframe_video)):
+                                                          request.reframe_video, request.preview_video)
+                                              if p and str(p) != STDOUT])
+    for path in filter(None, (request.crop_video, request.reframe_video, request.preview_video)):
         check_output_kind(path, info)  # before the analysis, not after it
     window = reframe.reframe_window(info.width, info.height, request.aspect) if request.reframe_video else None
     expected = info.frames or round((info.duration or 0) * info.fps)
     keep = bool(request.json or request.videos)  # else nothing is held: memory stays flat
     results: list[FrameResult] = []
     count = 0
+    spool = MapSpool() if request.preview_video and request.videos else None
 
     def analysed() -> Iterator[FrameResult]:
         nonlocal count
@@ -115,7 +119,8 @@ def run_roi(request: RoiRequest, predictor: Predictor, on_stage: Callable[[str, 
         # default decode, so their camera plans are those of the full-quality pictures)
         frames = prefetch(iter_frames(request.source, size=predictor.input_size, info=info,
                                       fast=not request.videos))
-        for result in analyse(predict_frames(predictor, frames), info.width, info.height, request.config,
+        pairs = predict_frames(predictor, frames)
+        for result in analyse(spool.tap(pairs) if spool else pairs, info.width, info.height, request.config,
                               request.camera.cut_threshold, profiles=window is not None):
             if keep:
                 results.append(result)
@@ -149,9 +154,15 @@ def run_roi(request: RoiRequest, predictor: Predictor, on_stage: Callable[[str, 
             sizes = {"crop": request.crop_size}
             videos = [reframe.CropVideo(paths[k], table, sizes.get(k) or tuple(int(v) for v in table[0, 2:]))
                       for k, table in plan.items()]
+            if spool:
+                videos.append(PreviewVideo(request.preview_video, plan, spool.maps()))
             if on_stage:
                 on_stage("rendering", len(results))
-            reframe.render_windows(request.source, info, videos, on_frames)
+            try:
+                reframe.render_windows(request.source, info, videos, on_frames)
+            finally:
+                if spool:
+                    spool.close()  # (after an earlier failure the collector closes it; the file has no name)
     return count, seconds
 
 
