@@ -83,6 +83,23 @@ def test_overlay_and_heatmap_pictures_are_the_maps(clip, tmp_path):
     assert mean["heat"] < 6 < mean["heat flipped"] and mean["over"] < 4 < mean["over flipped"]
 
 
+def x264_settings(path) -> dict[str, str]:
+    """The settings libx264 wrote into its stream (its SEI: "options: cabac=1 ref=1 ...")."""
+    text = path.read_bytes().split(b"options: ", 1)[1].split(b"\x00", 1)[0].decode()
+    return dict(item.split("=", 1) for item in text.split())
+
+
+def test_overlay_and_heatmap_are_encoded_with_the_painted_pictures_settings(clip, tmp_path, random_weights):
+    """veryfast with subme 1 and no inter sub-partitions at CRF 22.5 (docs/speed.md): intra 4x4
+    and 8x8 stay (0x3), inter blocks are searched whole (0x3, where veryfast's own is 0x113)."""
+    out = tmp_path / "o"
+    result = run("saliency", clip, "--model", random_weights, "--overlay", out / "ov.mp4", "--heatmap", out / "hm.mp4")
+    assert result.exit_code == 0, result.output
+    for video in ("ov.mp4", "hm.mp4"):
+        settings = x264_settings(out / video)
+        assert (settings["crf"], settings["analyse"], settings["subme"], settings["me"]) == ("22.5", "0x3:0x3", "1", "hex")
+
+
 def test_batch_mode_mirrors_folders_skips_done_and_reports_failures(tmp_path, random_weights):
     src = tmp_path / "in"
     (src / "sub").mkdir(parents=True)

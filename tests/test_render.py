@@ -89,6 +89,29 @@ def test_painter_overlay_follows_each_frame_and_its_own_map():
         assert out[10, away] == y, k  # the frame itself: this frame's, not a former one
 
 
+@pytest.mark.parametrize("h, in_place", [(52, True), (50, False)])
+def test_painter_overlay_paints_the_planes_where_they_lie_and_leaves_read_only_ones(h, in_place):
+    """No copy of the picture on the way in: the frame the graph blends wraps the caller's array
+    (chroma rows of 45 samples check the layout), except at heights PyAV cannot wrap (not a
+    multiple of 4); an array that may not be written is copied rather than painted over."""
+    w = 90
+    smap = np.zeros((8, 8), np.float32)
+    smap[2:6, 2:6] = 1.0
+    painter = render.Painter(w, h, colormap="turbo", alpha=0.5)
+    planes = _grey_planes(h, w)
+    frozen = planes.copy()
+    frozen.flags.writeable = False
+    out = painter.overlay(planes, smap).to_ndarray()
+    assert out.shape == (h * 3 // 2, w)
+    colour = painter.lut[255].astype(float)
+    cb, cr = out[h:].reshape(2, h // 2, w // 2)
+    assert (out[:h, :5] == 100).all() and abs(out[h // 2, w // 2] - (100 + colour[0]) / 2) <= 1.5
+    assert abs(cb[h // 4, w // 4] - (128 + colour[1]) / 2) <= 1.5 and abs(cr[h // 4, w // 4] - (128 + colour[2]) / 2) <= 1.5
+    assert (planes == out).all() if in_place else (planes == frozen).all()
+    np.testing.assert_array_equal(painter.overlay(frozen, smap).to_ndarray(), out)
+    assert (frozen == _grey_planes(h, w)).all()
+
+
 def test_painter_heatmap_is_the_colour_map_in_yuv():
     painter = render.Painter(64, 48, colormap="gray")
     smap = np.full((8, 8), 0.5, np.float32)

@@ -98,12 +98,14 @@ def _timed(fn, min_seconds: float = 1.0) -> tuple[int, float, int]:
 
 def decode_encode_only(video: Path, size: int, info, target: Path) -> int:
     """What an overlay costs without the network and the painting: decode (full quality, the
-    model-size frames made too), the yuv420p pictures re-encoded as they are, audio copied."""
+    model-size frames made too), the yuv420p pictures re-encoded as they are with the overlay's
+    encoder settings, audio copied."""
+    from .outputs import PAINTED_ENCODER
     from .threads import prefetch
     from .video import VideoWriter, iter_frames
 
     n = 0
-    with VideoWriter(target, info.width, info.height, info.fps, audio_from=video) as w:
+    with VideoWriter(target, info.width, info.height, info.fps, audio_from=video, **PAINTED_ENCODER) as w:
         for f in prefetch(iter_frames(video, size=size, native=True, info=info, yuv=True)):
             w.write(f.native, f.time)
             n += 1

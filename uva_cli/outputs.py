@@ -73,6 +73,14 @@ class EncoderThread:
         self.writer.abort()
 
 
+# libx264 settings of overlay and heatmap videos: the veryfast preset with its cheapest
+# sub-pixel search (subme 1 for 2) and whole blocks only (inter sub-partitions p8x8 and b8x8 not
+# tried; intra 4x4 and 8x8 are), at CRF 22.5, which gives the painted picture the PSNR and SSIM
+# that plain veryfast at FFmpeg's default CRF 23 (what a plain transcode gets) gives it, for about a
+# third less of the encoder's time and a file 12-14 % larger (docs/speed.md#overlays-at-transcode-speed).
+PAINTED_ENCODER = {"crf": 22.5, "preset": "veryfast", "options": {"x264-params": "analyse=i8x8,i4x4:subme=1"}}
+
+
 class VideoOutput(EncoderThread):
     """Overlay (map blended on the frames) or heatmap (the coloured map alone) as H.264,
     painted and encoded as yuv420p (frames come from `iter_frames(yuv=True)`)."""
@@ -82,10 +90,11 @@ class VideoOutput(EncoderThread):
         self.path, self.kind = path, kind
         self.native = "yuv" if kind == "overlay" else None
         self.needs_source_map = False  # the painter scales the model-size map itself
-        super().__init__(open_writer(path, info, audio=kind == "overlay"), info)
+        super().__init__(open_writer(path, info, audio=kind == "overlay", **PAINTED_ENCODER), info)
         self.painter = render.Painter(self.writer.width, self.writer.height, colormap, alpha, info.colour)
 
     def write(self, frame: Frame, smap: np.ndarray, smap8: np.ndarray | None) -> None:
+        # the frame's planes are this output's alone: the painter paints them where they lie
         self.submit(self.painter.overlay(frame.native, smap) if self.kind == "overlay"
                     else self.painter.heatmap(smap), frame.time)
 

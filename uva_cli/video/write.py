@@ -8,6 +8,7 @@ import math
 import os
 from fractions import Fraction
 from pathlib import Path
+from typing import Mapping
 
 import av
 import numpy as np
@@ -61,13 +62,15 @@ class VideoWriter(_Writer):
     Files play everywhere: the source's audio is copied (not re-encoded) interleaved with the
     video as the frames arrive, MP4/MOV carry their index in front (`movflags=+faststart`), and
     the stream is tagged with `colour` (primaries, transfer, matrix, range) of the pictures given.
+    `options`: further options of the encoder (libx264's AVOptions, e.g. `partitions`) over the
+    preset's.
 
     A class because an encoder is state: the open container, the stream and the temp path.
     """
 
     def __init__(self, path: str | os.PathLike, width: int, height: int, fps: float,
                  audio_from: Path | None = None, crf: float = 20, threads: int = 0, colour: Colour | None = None,
-                 preset: str = "veryfast", codec: str = "libx264"):
+                 preset: str = "veryfast", codec: str = "libx264", options: Mapping[str, str] | None = None):
         self.path = Path(path)
         self.tmp = part_path(self.path)
         # yuv420p needs even sides; an odd edge row/column is dropped rather than the file failing.
@@ -77,12 +80,12 @@ class VideoWriter(_Writer):
                         self.path, width, height, self.width, self.height)
         self._last_pts, self._audio = -1, None
         make_parent(self.path)
-        options = {"movflags": "+faststart"} if self.path.suffix.lower() in FASTSTART else {}
+        muxer = {"movflags": "+faststart"} if self.path.suffix.lower() in FASTSTART else {}
         try:
             container_format = CONTAINERS.get(self.path.suffix.lower())
             if container_format is None:
                 raise ValueError(self.path.suffix)
-            self.container = av.open(str(self.tmp), mode="w", format=container_format, options=options)
+            self.container = av.open(str(self.tmp), mode="w", format=container_format, options=muxer)
         except ValueError:
             raise OutputError(f"{self.path}: unknown video file extension (use .mp4, .mkv or .mov)") from None
         except (OSError, av.error.FFmpegError) as exc:
@@ -97,7 +100,7 @@ class VideoWriter(_Writer):
             if colour is not None:
                 cc.color_primaries, cc.color_trc, cc.colorspace, cc.color_range = (
                     colour.primaries, colour.trc, colour.matrix, colour.range)
-            self.stream.options = {"crf": f"{crf:g}", "preset": preset}
+            self.stream.options = {"crf": f"{crf:g}", "preset": preset, **(options or {})}
             self._audio = _AudioCopy.open(audio_from, self.container, self.path) if audio_from is not None else None
         except BaseException:
             self.abort()
@@ -263,8 +266,8 @@ def open_writer(path: Path, info: VideoInfo, size: tuple[int, int] | None = None
                 audio: bool = False, **encoder) -> VideoWriter | ImageWriter:
     """The writer for an output of `info`'s source at `size` (default: the source's): a picture
     where `path` names an image (the source must then be one too), else an H.264 video tagged
-    with the source's colours, with its audio if `audio`; `encoder`: VideoWriter's crf, preset
-    and codec."""
+    with the source's colours, with its audio if `audio`; `encoder`: VideoWriter's crf, preset,
+    codec and options."""
     width, height = size or (info.width, info.height)
     if check_output_kind(path, info):
         return ImageWriter(path, width, height)
