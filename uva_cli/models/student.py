@@ -49,7 +49,7 @@ class StudentConfig:
 
 # The capacity curve (docs/distillation.md, "Distillation on the student's own views") measured
 # students at 1x, 2x, 4x and 8x the multiply-adds of the paper-sized 64 px row (13.4 M): with
-# online views from the teachers the 4x row (50 M, ~1,700 frames/s on two cores) scored best once
+# online views from the teachers the 4x row (50 M, ~1,500 frames/s on two cores) scored best once
 # trained longer, so it is uva-dva-64; uva-dva-32 is the 2x row on a quarter of the pixels (6.2 M),
 # with 8x8 detail heads and a residual fusion head. The rows keep (channels, stride, expansion).
 _X4 = dict(stem=(32, 2), trunk=((32, 1, 1), (48, 2, 4), (48, 1, 4)), branch=((80, 2, 4), (80, 1, 4), (96, 1, 4)),
