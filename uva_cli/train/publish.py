@@ -98,12 +98,12 @@ Pretrained networks this model builds on (directly, or through its teachers), fr
 """
 
 
-def _crossval_section(cv: dict, model: str) -> str:
+def _crossval_section(cv: dict, model: str, script: str = "benchmarks/crossval.py", extra: tuple[str, ...] = ()) -> str:
     import numpy as np
 
     results = cv["results"]
     rows = []
-    for name in (model, "centre bias", "mean fixation map"):
+    for name in (model, *extra, "centre bias", "mean fixation map"):
         if name not in results[0]:
             continue
         cells = []
@@ -113,7 +113,7 @@ def _crossval_section(cv: dict, model: str) -> str:
         rows.append(f"| {name} | {' | '.join(cells)} |")
     table = "\n".join(rows)
     return f"""
-Cross-validated scores (`benchmarks/crossval.py`: {len(results)} folds by video, every model trained on
+Cross-validated scores (`{script}`: {len(results)} folds by video, every model trained on
 the other videos with the settings above and scored on the fold's videos; mean ± standard deviation
 over folds; the baselines on the same frames):
 
@@ -305,8 +305,9 @@ Settings of the last stage:
 ```
 """
     card += _sources_section(_sources(model, cfg))
-    if crossval:
-        card += _crossval_section(json.loads(Path(crossval).read_text()), name)
+    if crossval:  # with the ceiling: the fold teachers on the frame size this student sees
+        ceiling = f"fold teachers on {model.cfg.input_size} px"
+        card += _crossval_section(json.loads(Path(crossval).read_text()), name, "benchmarks/views_cv.py", (ceiling,))
     (dest / f"{name}.md").write_text(card)
     return row
 
