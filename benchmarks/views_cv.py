@@ -92,8 +92,7 @@ def fold_teachers(packed: Path | None, fold: str, device: str):
         readouts = torch.load(packed, map_location="cpu", weights_only=True)[fold]
         for net, name in zip(nets, TEACHERS):
             net.load_state_dict({**net.state_dict(), **{k: v.float() for k, v in readouts[name].items()}})
-    teachers = Teachers(*nets).to(device)
-    return teachers.to(memory_format=torch.channels_last) if device.startswith("cuda") else teachers
+    return Teachers(*nets).on(device)
 
 
 def cmd_train(args) -> None:
@@ -128,7 +127,7 @@ def cmd_train_one(args) -> None:
     import logging
 
     from uva_cli.train.pool import FramePool
-    from uva_cli.train.views import ViewConfig, train_views
+    from uva_cli.train.views import ViewConfig, train_views, training_device
 
     logging.basicConfig(level=logging.INFO, format=f"[{args.fold}] %(message)s")
     index = json.loads((args.runs / "pool-index.json").read_text())
@@ -142,7 +141,7 @@ def cmd_train_one(args) -> None:
         for spec in cfg.students:
             spec.init = str(args.init_from / f"fold-{args.fold}" / f"{spec.label}.pt")
     out = args.runs / f"fold-{args.fold}"
-    device = ("cuda" if __import__("torch").cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    device = training_device(args.device)
     train_views(cfg, pool.frames, pool.nxt, pool.without(held_out), out,
                 teachers=fold_teachers(args.teachers, args.fold, device), progress=True)
     (out / "held_out.json").write_text(json.dumps(held_out))

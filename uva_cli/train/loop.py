@@ -107,14 +107,17 @@ def load_data(cfg: TrainConfig, sizes: tuple[int, ...], progress: bool = True) -
     return Data(videos, images, first.frames_of(train_names), val, val_names)
 
 
+def warmup_cosine(step: int, warmup: int, done: float) -> float:
+    """Learning-rate factor: linear warm-up over `warmup` steps, then a cosine over the share
+    `done` (0..1) of the rest of training."""
+    if step < warmup:
+        return (step + 1) / warmup
+    return 0.5 * (1 + math.cos(math.pi * min(1.0, done)))
+
+
 def _lr_lambda(cfg: TrainConfig):
     total = max(1, cfg.epochs * cfg.steps_per_epoch)
-
-    def factor(step: int) -> float:
-        if step < cfg.warmup_steps:
-            return (step + 1) / cfg.warmup_steps
-        return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps))))
-    return factor
+    return lambda step: warmup_cosine(step, cfg.warmup_steps, (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps))
 
 
 def draw(data: Data, cfg: TrainConfig, g, rank: int = 0, world: int = 1) -> tuple[np.ndarray, np.ndarray]:

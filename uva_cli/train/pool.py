@@ -13,15 +13,12 @@ PyAV or, where PyAV is missing, with OpenCV.
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..atomic import atomic_path
-
-log = logging.getLogger("uva")
 
 POOL_SIDE = 128
 CLIP_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm")
@@ -36,6 +33,14 @@ class FramePool:
 
     def __len__(self) -> int:
         return len(self.group)
+
+    def counts(self) -> dict[str, int]:
+        """Frames per kind of source: "video", "images", "clip"."""
+        out: dict[str, int] = {}
+        for name, n in zip(self.names, np.bincount(self.group, minlength=len(self.names))):
+            kind = name.split(":", 1)[0]
+            out[kind] = out.get(kind, 0) + int(n)
+        return out
 
     def without(self, videos: list[str] | tuple[str, ...]) -> np.ndarray:
         """Indices of every frame not of the named eye-tracked videos (a fold's training pool)."""

@@ -22,9 +22,6 @@ def publish(run: Path, name: str, command: str, dest: Path | None = None, crossv
     run = Path(run)
     blob = load_checkpoint(run / "best.pt")
     model = build_from_checkpoint(blob)
-    target = dest / f"{name}.pt"
-    with atomic_path(target) as tmp:
-        shutil.copyfile(run / "best.pt", tmp)
     config = json.loads((run / "config.json").read_text())
     baseline = json.loads((run / "baseline.json").read_text())
     stages = [("", run / "history.csv")]
@@ -33,19 +30,28 @@ def publish(run: Path, name: str, command: str, dest: Path | None = None, crossv
         stages = [("stage 1 (coupled):\n", stage1), ("stage 2 (fusion):\n", run / "history.csv")]
     history = "\n\n".join(label + path.read_text().strip() for label, path in stages)
     minutes = sum(float(r["seconds"]) for _, path in stages for r in csv.DictReader(path.open())) / 60
-    row = {"file": target.name, "sha256": sha256(target), "bytes": target.stat().st_size,
-           "parameters": count_parameters(model), "input_size": model.cfg.input_size,
-           "validation": _scores(blob["meta"].get("validation", {}), crossval, config["model"]),
-           "card": f"{name}.md"}
-    manifest_path = dest / "manifest.json"
-    table = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
-    table[name] = row
-    manifest_path.write_text(json.dumps(table, indent=2) + "\n")
+    row = _install(run / "best.pt", name, dest, model,
+                   _scores(blob["meta"].get("validation", {}), crossval, config["model"]))
     card = _card(name, _describe(model), row, config, baseline, blob["meta"], history, minutes, command)
     card += _sources_section(_sources(model, config))
     if crossval:
         card += _crossval_section(json.loads(Path(crossval).read_text()), config["model"])
     (dest / f"{name}.md").write_text(card)
+    return row
+
+
+def _install(checkpoint: Path, name: str, dest: Path, model, validation: dict) -> dict:
+    """Copy the checkpoint to DEST/NAME.pt (atomically) and write its manifest row."""
+    target = dest / f"{name}.pt"
+    with atomic_path(target) as tmp:
+        shutil.copyfile(checkpoint, tmp)
+    row = {"file": target.name, "sha256": sha256(target), "bytes": target.stat().st_size,
+           "parameters": count_parameters(model), "input_size": model.cfg.input_size,
+           "validation": validation, "card": f"{name}.md"}
+    manifest_path = dest / "manifest.json"
+    table = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    table[name] = row
+    manifest_path.write_text(json.dumps(table, indent=2) + "\n")
     return row
 
 
@@ -253,16 +259,7 @@ def publish_views(checkpoint: Path, name: str, command: str, dest: Path | None =
     summary = json.loads((checkpoint.parent / "views.json").read_text())
     pool_file = checkpoint.parent / "pool.json"
     pool = json.loads(pool_file.read_text()) if pool_file.exists() else {}
-    target = dest / f"{name}.pt"
-    with atomic_path(target) as tmp:
-        shutil.copyfile(checkpoint, tmp)
-    row = {"file": target.name, "sha256": sha256(target), "bytes": target.stat().st_size,
-           "parameters": count_parameters(model), "input_size": model.cfg.input_size,
-           "validation": _scores({}, crossval, name) if crossval else {}, "card": f"{name}.md"}
-    manifest_path = dest / "manifest.json"
-    table = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
-    table[name] = row
-    manifest_path.write_text(json.dumps(table, indent=2) + "\n")
+    row = _install(checkpoint, name, dest, model, _scores({}, crossval, name) if crossval else {})
     stages = _view_stages(checkpoint)
     cfg, spec = stages[-1]["config"], stages[-1]["spec"]
     views = sum(st["steps"] * st["config"]["batch_size"] for st in stages)

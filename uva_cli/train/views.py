@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -36,6 +35,7 @@ from torch import nn
 
 from ..models.student import STUDENTS, StudentConfig, build_student, probability_maps
 from .losses import kld, pool_maps
+from .loop import warmup_cosine
 
 log = logging.getLogger("uva")
 
@@ -92,7 +92,7 @@ def draw_views(frames: torch.Tensor, nxt: torch.Tensor, idx: torch.Tensor, sides
         return (torch.rand(b, generator=g) * (hi - lo) + lo).to(dev)
 
     partner = nxt[idx]
-    later = torch.rand(b, generator=g).to(dev) < cfg.skip
+    later = u(0, 1) < cfg.skip
     partner = torch.where(later, nxt[partner], partner)
     x = torch.cat([frames[idx], frames[partner]]).permute(0, 3, 1, 2).float().div_(255.0)
     # colour: grey now and then, saturation, contrast, brightness (one draw per pair)
@@ -147,19 +147,26 @@ class Teachers(nn.Module):
         maps = {k: probability_maps(v) for k, v in maps.items()}
         return {**maps, "features": f_t.float()}
 
+    def on(self, device: str) -> "Teachers":
+        """On `device`; channels-last on CUDA, where the encoder's convolutions run faster so."""
+        moved = self.to(device)
+        return moved.to(memory_format=torch.channels_last) if device.startswith("cuda") else moved
+
+
+def training_device(name: str = "auto") -> str:
+    """"auto": CUDA where PyTorch sees it, else the CPU. Not engine.pick_device: that module needs
+    PyAV, which an accelerator machine running only training may lack."""
+    return ("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name
+
 
 class Learner:
     """One student, its optimiser and schedule, and its hint projection (training only)."""
 
     def __init__(self, spec: StudentSpec, device: str, hint_channels: int):
-        self.spec = spec
-        self.model = build_student(spec.student_config())
-        if spec.init:
-            from ..models.registry import load_checkpoint
+        from ..models.registry import load_model
 
-            state = load_checkpoint(spec.init)["state_dict"]
-            self.model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
-        self.model = self.model.to(device).train()
+        self.spec = spec
+        self.model = (load_model(spec.init) if spec.init else build_student(spec.student_config())).to(device).train()
         self.side = self.model.cfg.input_size
         self.target_side = spec.target_side or self.side
         params = list(self.model.parameters())
@@ -206,20 +213,15 @@ def hint_loss(pred: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
 
 
 def learning_rate(cfg: ViewConfig, step: int, done: float) -> float:
-    """Linear warm-up over cfg.warmup steps, then cosine decay over the share of training done
-    (of the steps, or of the time budget: processes sharing a GPU cannot know their speed ahead)."""
-    if step < cfg.warmup:
-        return cfg.lr * (step + 1) / cfg.warmup
-    return cfg.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, done)))
+    """Warm-up, then a cosine over the share of training done: of the steps, or of the time
+    budget (processes sharing a GPU cannot know their speed ahead)."""
+    return cfg.lr * warmup_cosine(step, cfg.warmup, done)
 
 
 def load_teachers(spatial: str, temporal: str, device: str) -> Teachers:
     from ..models.registry import load_model
 
-    teachers = Teachers(load_model(spatial), load_model(temporal)).to(device)
-    if device.startswith("cuda"):
-        teachers = teachers.to(memory_format=torch.channels_last)
-    return teachers
+    return Teachers(load_model(spatial), load_model(temporal)).on(device)
 
 
 def train_views(cfg: ViewConfig, frames: np.ndarray, nxt: np.ndarray, train_idx: np.ndarray, out: str | Path,
@@ -228,8 +230,7 @@ def train_views(cfg: ViewConfig, frames: np.ndarray, nxt: np.ndarray, train_idx:
     OUT/views.json (config, steps, seconds, loss per student). Returns checkpoint paths."""
     from ..models.registry import save_checkpoint
 
-    # not engine.pick_device: that module needs PyAV, which an accelerator machine may lack
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if cfg.device == "auto" else cfg.device
+    device = training_device(cfg.device)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
@@ -293,11 +294,7 @@ def distill_on_views(student: str, out: str | Path, data: str | None, images: st
     pool = build_pool(data, images, clips, progress=progress)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    counts: dict[str, int] = {}
-    for name, n in zip(pool.names, np.bincount(pool.group, minlength=len(pool.names))):
-        kind = name.split(":", 1)[0]
-        counts[kind] = counts.get(kind, 0) + int(n)
-    (out / "pool.json").write_text(json.dumps({"data": data, "images": images, "clips": clips, "frames": counts,
+    (out / "pool.json").write_text(json.dumps({"data": data, "images": images, "clips": clips, "frames": pool.counts(),
                                                "items": pool.names}, indent=2))
     train_views(cfg, pool.frames, pool.nxt, np.arange(len(pool)), out, progress=progress)
     return out
