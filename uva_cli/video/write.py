@@ -70,7 +70,7 @@ class VideoWriter(_Writer):
 
     def __init__(self, path: str | os.PathLike, width: int, height: int, fps: float,
                  audio_from: Path | None = None, crf: float = 20, threads: int = 0, colour: Colour | None = None,
-                 preset: str = "veryfast", codec: str = "libx264", options: Mapping[str, str] | None = None):
+                 preset: str = "veryfast", options: Mapping[str, str] | None = None):
         self.path = Path(path)
         self.tmp = part_path(self.path)
         # yuv420p needs even sides; an odd edge row/column is dropped rather than the file failing.
@@ -91,7 +91,7 @@ class VideoWriter(_Writer):
         except (OSError, av.error.FFmpegError) as exc:
             raise OutputError(f"{self.path}: cannot write ({reason(exc)})") from None
         try:
-            self.stream = self.container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
+            self.stream = self.container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
             self.stream.width, self.stream.height = self.width, self.height
             self.stream.pix_fmt = "yuv420p"
             cc = self.stream.codec_context
@@ -266,8 +266,8 @@ def open_writer(path: Path, info: VideoInfo, size: tuple[int, int] | None = None
                 audio: bool = False, **encoder) -> VideoWriter | ImageWriter:
     """The writer for an output of `info`'s source at `size` (default: the source's): a picture
     where `path` names an image (the source must then be one too), else an H.264 video tagged
-    with the source's colours, with its audio if `audio`; `encoder`: VideoWriter's crf, preset,
-    codec and options."""
+    with the source's colours, with its audio if `audio`; `encoder`: VideoWriter's crf, preset
+    and options."""
     width, height = size or (info.width, info.height)
     if check_output_kind(path, info):
         return ImageWriter(path, width, height)
