@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tarfile
 from pathlib import Path
@@ -96,59 +95,37 @@ def fold_teachers(packed: Path | None, fold: str, device: str):
 
 
 def cmd_train(args) -> None:
-    """Unpack the pool once, then one process per fold (they share the GPU)."""
-    from uva_cli.train.pool import unpack
-
-    args.runs.mkdir(parents=True, exist_ok=True)
-    pool = unpack(args.pool)
-    np.save(args.runs / "pool-frames.npy", pool.frames)
-    (args.runs / "pool-index.json").write_text(json.dumps({"names": pool.names, "group": pool.group.tolist(),
-                                                            "nxt": pool.nxt.tolist()}))
-    print(f"pool: {len(pool)} frames, {len(video_names(pool))} eye-tracked videos", flush=True)
-    procs = []
-    for fold in args.folds:
-        cmd = [sys.executable, __file__, "train-one", "--runs", str(args.runs), "--fold", fold,
-               "--seconds", str(args.seconds), "--config", str(args.config), "--device", args.device]
-        if args.teachers:
-            cmd += ["--teachers", str(args.teachers)]
-        if args.steps:
-            cmd += ["--steps", str(args.steps)]
-        if args.tar:
-            cmd += ["--tar", str(args.tar)]
-        if args.init_from:
-            cmd += ["--init-from", str(args.init_from)]
-        procs.append(subprocess.Popen(cmd))
-    codes = [p.wait() for p in procs]
-    if any(codes):
-        raise SystemExit(f"train: exit codes {codes}")
-
-
-def cmd_train_one(args) -> None:
+    """Every fold's students, and the final ones, in one process: each step's batch of views and
+    the teachers' encoder pass on it serve them all (train_cohorts); a fold's students learn only
+    from the rows of the batch that are not its own videos."""
     import logging
+    from dataclasses import replace
 
-    from uva_cli.train.pool import FramePool
-    from uva_cli.train.views import ViewConfig, train_views, training_device
+    from uva_cli.train.pool import unpack
+    from uva_cli.train.views import Cohort, ViewConfig, train_cohorts, training_device
 
-    logging.basicConfig(level=logging.INFO, format=f"[{args.fold}] %(message)s")
-    index = json.loads((args.runs / "pool-index.json").read_text())
-    pool = FramePool(np.load(args.runs / "pool-frames.npy", mmap_mode="r"), np.asarray(index["nxt"]),
-                     np.asarray(index["group"]), index["names"])
-    held_out = [] if args.fold == "all" else folds(video_names(pool))[int(args.fold)]
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    pool = unpack(args.pool)
+    fold_list = folds(video_names(pool))
+    print(f"pool: {len(pool)} frames, {len(video_names(pool))} eye-tracked videos", flush=True)
     settings = json.loads(args.config.read_text())
     cfg = ViewConfig.from_dict({**settings, "seconds": args.seconds, "device": args.device,
                                 **({"steps": args.steps} if args.steps else {})})
-    if args.init_from:  # continue each student from its checkpoint of an earlier run of this fold
-        for spec in cfg.students:
-            spec.init = str(args.init_from / f"fold-{args.fold}" / f"{spec.label}.pt")
-    out = args.runs / f"fold-{args.fold}"
     device = training_device(args.device)
-    train_views(cfg, pool.frames, pool.nxt, pool.without(held_out), out,
-                teachers=fold_teachers(args.teachers, args.fold, device), progress=True)
-    (out / "held_out.json").write_text(json.dumps(held_out))
-    if args.tar:
-        args.tar.mkdir(parents=True, exist_ok=True)
-        with tarfile.open(args.tar / f"fold-{args.fold}.tar", "w") as tar:
-            tar.add(out, arcname=f"fold-{args.fold}")
+    cohorts = []
+    for fold in args.folds:
+        # --init-from: each student continues from its checkpoint of an earlier run of this fold
+        specs = [replace(spec, init=str(args.init_from / f"fold-{fold}" / f"{spec.label}.pt")) if args.init_from
+                 else spec for spec in cfg.students]
+        cohorts.append(Cohort(args.runs / f"fold-{fold}", fold_teachers(args.teachers, fold, device), specs,
+                              exclude=-1 if fold == "all" else int(fold) + 1))  # stratum 0: no fold's frames
+    train_cohorts(cfg, pool.frames, pool.nxt, pool.strata(fold_list), cohorts, progress=True)
+    for fold, cohort in zip(args.folds, cohorts):
+        (cohort.out / "held_out.json").write_text(json.dumps([] if fold == "all" else fold_list[int(fold)]))
+        if args.tar:
+            args.tar.mkdir(parents=True, exist_ok=True)
+            with tarfile.open(args.tar / f"fold-{fold}.tar", "w") as tar:
+                tar.add(cohort.out, arcname=f"fold-{fold}")
 
 
 def cmd_score(args) -> None:
@@ -240,22 +217,18 @@ def main() -> None:
     p = sub.add_parser("teachers")
     p.add_argument("--cv", type=Path, required=True, help="a crossval.py --runs folder with fold teachers")
     p.add_argument("--out", type=Path, required=True)
-    for name in ("train", "train-one"):
-        p = sub.add_parser(name)
-        p.add_argument("--runs", type=Path, required=True)
-        p.add_argument("--teachers", type=Path, help="packed fold teachers (needed for folds other than all)")
-        p.add_argument("--config", type=Path, default=CONFIG)
-        p.add_argument("--seconds", type=float, default=360)
-        p.add_argument("--steps", type=int, default=0)
-        p.add_argument("--device", default="auto")
-        if name == "train":
-            p.add_argument("--pool", type=Path, required=True)
-            p.add_argument("--folds", nargs="+", default=[*map(str, range(FOLDS)), "all"])
-        else:
-            p.add_argument("--fold", required=True)
-        p.add_argument("--tar", type=Path, help="also write each fold's folder as fold-FOLD.tar here")
-        p.add_argument("--init-from", type=Path, help="an earlier --runs folder: each student continues from "
-                       "its checkpoint there (fold-FOLD/LABEL.pt)")
+    p = sub.add_parser("train")
+    p.add_argument("--pool", type=Path, required=True)
+    p.add_argument("--runs", type=Path, required=True)
+    p.add_argument("--teachers", type=Path, help="packed fold teachers (needed for folds other than all)")
+    p.add_argument("--config", type=Path, default=CONFIG)
+    p.add_argument("--seconds", type=float, default=360)
+    p.add_argument("--steps", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--folds", nargs="+", default=[*map(str, range(FOLDS)), "all"])
+    p.add_argument("--tar", type=Path, help="also write each fold's folder as fold-FOLD.tar here")
+    p.add_argument("--init-from", type=Path, help="an earlier --runs folder: each student continues from "
+                   "its checkpoint there (fold-FOLD/LABEL.pt)")
     p = sub.add_parser("score")
     p.add_argument("--runs", type=Path, required=True)
     p.add_argument("--packed", type=Path, help="packed fold teachers, for the ceiling rows")
@@ -266,7 +239,7 @@ def main() -> None:
     p.add_argument("--out", type=Path, required=True, help="OUT.json and OUT.md")
     p.add_argument("rows", nargs="+", help="NAME=RUNS:LABEL; the last folder's ceilings and baselines are used")
     args = ap.parse_args()
-    {"report": cmd_report, "pool": cmd_pool, "teachers": cmd_teachers, "train": cmd_train, "train-one": cmd_train_one,
+    {"report": cmd_report, "pool": cmd_pool, "teachers": cmd_teachers, "train": cmd_train,
      "score": cmd_score}[args.cmd](args)
 
 

@@ -43,8 +43,10 @@ def test_pool_holds_every_frame_with_its_partner(pool):
     assert (pool.nxt[images] == images).all()  # a still image pairs with itself
     clip = np.flatnonzero(pool.group == 4)
     assert list(pool.nxt[clip]) == [*clip[1:], clip[-1]]  # the next frame, the last with itself
-    kept = pool.without(["clip1"])
-    assert len(kept) == len(pool) - 6 and not np.isin(kept, np.flatnonzero(pool.group == 1)).any()
+    free, first, second = pool.strata([["clip1"], ["clip0", "clip2"]])
+    assert list(first) == list(np.flatnonzero(pool.group == 1))
+    assert list(second) == list(np.flatnonzero((pool.group == 0) | (pool.group == 2)))
+    assert list(free) == list(np.flatnonzero(pool.group >= 3))  # the images and the unlabelled clip
 
 
 def test_pool_packs_to_one_video_and_back(pool, tmp_path):

@@ -42,10 +42,14 @@ class FramePool:
             out[kind] = out.get(kind, 0) + int(n)
         return out
 
-    def without(self, videos: list[str] | tuple[str, ...]) -> np.ndarray:
-        """Indices of every frame not of the named eye-tracked videos (a fold's training pool)."""
-        drop = [j for j, n in enumerate(self.names) if n.startswith("video:") and n[6:] in set(videos)]
-        return np.flatnonzero(~np.isin(self.group, drop))
+    def strata(self, folds: list[list[str]]) -> list[np.ndarray]:
+        """Frame indices split by cross-validation fold: [frames of no fold's video (images,
+        unlabelled clips), frames of fold 0's eye-tracked videos, fold 1's, ...]."""
+        fold_of = np.full(len(self.names), -1)
+        for k, videos in enumerate(folds):
+            fold_of[[j for j, n in enumerate(self.names) if n.startswith("video:") and n[6:] in set(videos)]] = k
+        which = fold_of[self.group]
+        return [np.flatnonzero(which == k) for k in range(-1, len(folds))]
 
 
 def _next_in_group(group: np.ndarray, still: np.ndarray) -> np.ndarray:

@@ -84,12 +84,12 @@ def draw_views(frames: torch.Tensor, nxt: torch.Tensor, idx: torch.Tensor, sides
                cfg: ViewConfig, g: torch.Generator) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
     """Views of pool frames idx and their partners, per side: (x_t, x_next) in [-1, 1], NCHW.
 
-    frames: (N, S, S, 3) uint8 on the training device; nxt: (N,) next-frame index. The same crop,
-    mirror and colour apply to both frames of a pair; sides must divide S."""
+    frames: (N, S, S, 3) uint8 on the training device, g a generator there; nxt: (N,) next-frame
+    index. The same crop, mirror and colour apply to both frames of a pair; sides must divide S."""
     dev, b = frames.device, len(idx)
 
-    def u(lo: float, hi: float) -> torch.Tensor:
-        return (torch.rand(b, generator=g) * (hi - lo) + lo).to(dev)
+    def u(lo: float, hi: float) -> torch.Tensor:  # drawn where the frames are: no wait for the GPU
+        return torch.rand(b, generator=g, device=dev) * (hi - lo) + lo
 
     partner = nxt[idx]
     later = u(0, 1) < cfg.skip
@@ -135,17 +135,35 @@ class Teachers(nn.Module):
     @torch.no_grad()
     def forward(self, x_t: torch.Tensor, x_n: torch.Tensor) -> dict[str, torch.Tensor]:
         """Maps (B, 64, 64) of both teachers and the spatial teacher's features of frame t."""
+        return self.label(self.encode(x_t, x_n))
+
+    @torch.no_grad()
+    def encode(self, x_t: torch.Tensor, x_n: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The frozen networks' features of both frames, for each teacher: (f_t, f_n, g_t, g_n)."""
         side = self.spatial.cfg.input_size
         up = lambda v: F.interpolate(v, size=(side, side), mode="bilinear", align_corners=False)  # noqa: E731
         both = torch.cat([up(x_t), up(x_n)])
         f_t, f_n = self.spatial.features(both).chunk(2)
-        if self.shared:
-            g_t, g_n = f_t, f_n
-        else:
-            g_t, g_n = self.temporal.features(both).chunk(2)
+        g_t, g_n = (f_t, f_n) if self.shared else self.temporal.features(both).chunk(2)
+        return f_t, f_n, g_t, g_n
+
+    @torch.no_grad()
+    def label(self, feats: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
+        """The readouts' maps from `encode`'s features (of these teachers or of any with the same
+        frozen networks: cross-validation folds differ only in their readouts)."""
+        f_t, f_n, g_t, g_n = feats
         maps = {"spatial": self.spatial.fuse(f_t, f_n), "temporal": self.temporal.fuse(g_t, g_n)}
         maps = {k: probability_maps(v) for k, v in maps.items()}
         return {**maps, "features": f_t.float()}
+
+    def frozen_like(self, other: "Teachers") -> bool:
+        """Whether `other`'s frozen networks are these (so one `encode` serves both)."""
+        mine, theirs = self.frozen_state(), other.frozen_state()
+        return mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k].to(mine[k].device)) for k in mine)
+
+    def frozen_state(self) -> dict[str, torch.Tensor]:
+        return {f"{who}.{part}.{k}": v for who, net in (("spatial", self.spatial), ("temporal", self.temporal))
+                for part, module in net.parts().items() for k, v in module.state_dict().items()}
 
     def on(self, device: str) -> "Teachers":
         """On `device`; channels-last on CUDA, where the encoder's convolutions run faster so."""
@@ -224,27 +242,57 @@ def load_teachers(spatial: str, temporal: str, device: str) -> Teachers:
     return Teachers(load_model(spatial), load_model(temporal)).on(device)
 
 
+@dataclass
+class Cohort:
+    """Students that learn from one pair of teachers, writing OUT/<label>.pt and OUT/views.json.
+    Cohorts train side by side on the same batches of views and one pass of the teachers' frozen
+    networks: cross-validation folds differ only in their readouts and in the frames they may see
+    (`exclude`: the stratum of the pool that is the fold's own videos; -1: none)."""
+
+    out: Path
+    teachers: Teachers
+    students: list[StudentSpec]
+    exclude: int = -1
+
+
 def train_views(cfg: ViewConfig, frames: np.ndarray, nxt: np.ndarray, train_idx: np.ndarray, out: str | Path,
                 teachers: Teachers | None = None, progress: bool = False) -> dict[str, Path]:
     """Train every student of cfg on views of pool frames `train_idx`; write OUT/<label>.pt and
     OUT/views.json (config, steps, seconds, loss per student). Returns checkpoint paths."""
+    teachers = teachers or load_teachers(cfg.spatial_teacher, cfg.temporal_teacher, training_device(cfg.device))
+    return train_cohorts(cfg, frames, nxt, [train_idx], [Cohort(Path(out), teachers, cfg.students)], progress)[0]
+
+
+def train_cohorts(cfg: ViewConfig, frames: np.ndarray, nxt: np.ndarray, strata: list[np.ndarray],
+                  cohorts: list[Cohort], progress: bool = False) -> list[dict[str, Path]]:
+    """Train each cohort's students on views of the pool frames in `strata` (disjoint index
+    arrays) but the one it excludes. Every batch holds a fixed share of each stratum (its share of
+    the frames), so a cohort's rows are the same positions every step: no held-out frame reaches
+    its students, not even through their batch statistics, and every shape stays fixed.
+    Returns each cohort's checkpoint paths; cfg.students is not used (each cohort has its own)."""
     from ..models.registry import save_checkpoint
 
     device = training_device(cfg.device)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    first = cohorts[0].teachers
+    if not all(first.frozen_like(c.teachers) for c in cohorts[1:]):
+        raise ValueError("cohorts whose teachers' frozen networks differ cannot share a teacher pass")
     torch.manual_seed(cfg.seed)
-    g = torch.Generator().manual_seed(cfg.seed)
-    teachers = teachers or load_teachers(cfg.spatial_teacher, cfg.temporal_teacher, device)
+    g = torch.Generator(device).manual_seed(cfg.seed)
     pool = torch.from_numpy(np.ascontiguousarray(frames)).to(device)
     nxt_t = torch.from_numpy(np.asarray(nxt, np.int64)).to(device)
-    train_t = torch.from_numpy(np.asarray(train_idx, np.int64))
-    learners = [Learner(spec, device, hint_channels=teachers.spatial.readout[1].in_channels) for spec in cfg.students]
-    sides = sorted({side for lr in learners for side in (lr.side, lr.target_side)}, reverse=True)
+    sizes = np.array([len(s) for s in strata], float)
+    counts = np.maximum(1, np.round(cfg.batch_size * sizes / sizes.sum())).astype(int)
+    where = np.repeat(np.arange(len(strata)), counts)  # each row's stratum, the same every step
+    strata_t = [torch.from_numpy(np.asarray(s, np.int64)).to(device) for s in strata]
+    rows = [torch.from_numpy(np.flatnonzero(where != c.exclude)).to(device) for c in cohorts]
+    hint_channels = first.spatial.readout[1].in_channels
+    learners = [[Learner(spec, device, hint_channels) for spec in c.students] for c in cohorts]
+    everyone = [lr for group in learners for lr in group]
+    sides = sorted({side for lr in everyone for side in (lr.side, lr.target_side)}, reverse=True)
     cuda = device.startswith("cuda")
     torch.backends.cudnn.benchmark = cuda  # fixed shapes every step
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else torch.autocast("cpu", enabled=False)
-    for lr in learners:
+    for lr in everyone:
         lr.make_optimiser(cfg)
     started, step = time.perf_counter(), 0
     while True:
@@ -252,30 +300,37 @@ def train_views(cfg: ViewConfig, frames: np.ndarray, nxt: np.ndarray, train_idx:
         done = step / cfg.steps if cfg.steps else elapsed / cfg.seconds
         if done >= 1:
             break
-        for lr in learners:
+        for lr in everyone:
             lr.set_lr(learning_rate(cfg, step, done))
-        idx = train_t[torch.randint(len(train_t), (cfg.batch_size,), generator=g)].to(device)
+        idx = torch.cat([s[torch.randint(len(s), (n,), generator=g, device=device)] for s, n in zip(strata_t, counts)])
         views = draw_views(pool, nxt_t, idx, sides, cfg, g)
         with autocast:
-            targets = {side: teachers(*views[side]) for side in {lr.target_side for lr in learners}}
-            for lr in learners:
-                lr.step(lr.loss(*views[lr.side], targets[lr.target_side]))
+            feats = {side: first.encode(*views[side]) for side in {lr.target_side for lr in everyone}}
+            for cohort, mine, group in zip(cohorts, rows, learners):
+                targets = {side: {k: v[mine] for k, v in cohort.teachers.label(f).items()} for side, f in feats.items()}
+                for lr in group:
+                    lr.step(lr.loss(*(v[mine] for v in views[lr.side]), targets[lr.target_side]))
         step += 1
         if progress and step % 100 == 0:
             log.info("step %d (%.0f s) %s", step, elapsed,
-                     " ".join(f"{lr.spec.label} {float(torch.stack(lr.losses[-100:]).mean()):.4f}" for lr in learners))
+                     " ".join(f"{lr.spec.label} {float(torch.stack(lr.losses[-100:]).mean()):.4f}" for lr in everyone))
     seconds = time.perf_counter() - started
-    paths = {}
-    for lr in learners:
-        lr.model.eval()
-        paths[lr.spec.label] = out / f"{lr.spec.label}.pt"
-        save_checkpoint(paths[lr.spec.label], lr.model, meta={"recipe": "views", "steps": step, "seed": cfg.seed})
-    curves = {lr.spec.label: lr.loss_values() for lr in learners}
-    summary = {"config": cfg.to_dict(), "steps": step, "seconds": seconds, "frames": int(len(train_idx)),
-               "loss_last_100": {k: float(v[-100:].mean()) for k, v in curves.items()},
-               "loss_first_100": {k: float(v[:100].mean()) for k, v in curves.items()},
-               "loss_curve": {k: [float(c.mean()) for c in np.array_split(v, min(20, step))] for k, v in curves.items()}}
-    (out / "views.json").write_text(json.dumps(summary, indent=2))
+    paths = []
+    for cohort, mine, group in zip(cohorts, rows, learners):
+        cohort.out.mkdir(parents=True, exist_ok=True)
+        paths.append({})
+        for lr in group:
+            lr.model.eval()
+            paths[-1][lr.spec.label] = cohort.out / f"{lr.spec.label}.pt"
+            save_checkpoint(paths[-1][lr.spec.label], lr.model, meta={"recipe": "views", "steps": step, "seed": cfg.seed})
+        curves = {lr.spec.label: lr.loss_values() for lr in group}
+        frames_seen = int(sum(len(s) for k, s in enumerate(strata) if k != cohort.exclude))
+        summary = {"config": {**cfg.to_dict(), "students": [asdict(spec) for spec in cohort.students]},
+                   "steps": step, "seconds": seconds, "frames": frames_seen, "batch_rows": len(mine),
+                   "loss_last_100": {k: float(v[-100:].mean()) for k, v in curves.items()},
+                   "loss_first_100": {k: float(v[:100].mean()) for k, v in curves.items()},
+                   "loss_curve": {k: [float(c.mean()) for c in np.array_split(v, min(20, step))] for k, v in curves.items()}}
+        (cohort.out / "views.json").write_text(json.dumps(summary, indent=2))
     return paths
 
 
