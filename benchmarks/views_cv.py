@@ -13,18 +13,22 @@ Steps, each its own sub-command:
     python benchmarks/views_cv.py pool --out runs/views/pool            # frames at 128 px, packed
     python benchmarks/views_cv.py teachers --cv runs/cv-main --out runs/views/teachers.pt
     python benchmarks/views_cv.py train --pool runs/views/pool --teachers runs/views/teachers.pt \\
-        --runs runs/views --seconds 360 --folds 0 1 2 3 4 all            # one process per fold
+        --runs runs/views --seconds 360 --folds 0 1 2 3 4 all            # all folds in one process
     python benchmarks/views_cv.py score --runs runs/views --packed runs/views/teachers.pt
     python benchmarks/views_cv.py report --cv runs/cv-main --out benchmarks/results/crossval-views \\
         uva-dva-64=runs/views2:x4-64 ...                                  # rows renamed
 
-What ran for the shipped students (session 8, one H200, 15 minutes of device time in all):
-`train --seconds 420` into runs/views (the eight students of views.json, 268 steps), then
-`train --seconds 185 --config benchmarks/configs/views-continue.json --init-from runs/gpu/init`
-into runs/views2 (four of them continued, 222 steps; runs/gpu/init held copies of runs/views'
-checkpoints), then `score` on both and `report` into benchmarks/results/crossval-views. (The runs
-had `ln -s ../weights uva_cli/weights` before them: the registry did not yet find the weights of
-a checkout that is not installed; it does now.)
+What ran for the shipped students (one H200, 15 minutes of device time in each of two sessions):
+session 8, when `train` still ran one process per fold: `train --seconds 420` into runs/views (the
+eight students of views.json, 268 steps), then `train --seconds 185 --config
+benchmarks/configs/views-continue.json --init-from runs/views` into runs/views2 (four of them
+continued, 222 steps); session 9, all folds in one process: `train --seconds 470 --config
+benchmarks/configs/views-long.json --init-from runs/views2` into runs/views3 (the two shipped rows,
+864 steps of 512), then the same `--init-from runs/views3 --seconds 200` into runs/views4 (282
+steps). Then `score` on each and `report` into benchmarks/results/crossval-views; uva-dva-64 is
+runs/views3's x4-64, uva-dva-32 runs/views4's x2-32-t64 (their cards give the stages). (On the
+GPU, --init-from named a folder of copies of the previous run's checkpoints, runs/gpu/init, which
+travels with the command; each run's views.json names the previous run's folder.)
 
 `train` is what runs on an accelerator: it needs PyTorch (and PyAV or OpenCV to read the pool),
 not the eye-tracking data. `teachers` packs the fold teachers' readouts only: their encoder is the

@@ -257,15 +257,17 @@ def publish_views(checkpoint: Path, name: str, command: str, dest: Path | None =
     checkpoint = Path(checkpoint)
     model = build_from_checkpoint(load_checkpoint(checkpoint))
     summary = json.loads((checkpoint.parent / "views.json").read_text())
-    pool_file = checkpoint.parent / "pool.json"
-    pool = json.loads(pool_file.read_text()) if pool_file.exists() else {}
-    row = _install(checkpoint, name, dest, model, _scores({}, crossval, name) if crossval else {})
     stages = _view_stages(checkpoint)
+    # what the views were drawn from: pool.json of the latest stage that wrote one (a continued
+    # stage draws from the same pool)
+    pools = [st["folder"] / "pool.json" for st in stages[::-1] if (st["folder"] / "pool.json").exists()]
+    pool = json.loads(pools[0].read_text()) if pools else {}
+    row = _install(checkpoint, name, dest, model, _scores({}, crossval, name) if crossval else {})
     cfg, spec = stages[-1]["config"], stages[-1]["spec"]
     views = sum(st["steps"] * st["config"]["batch_size"] for st in stages)
     history = "\n".join(f"| {i + 1} | {st['steps']:,} | {st['config']['batch_size']} | {st['config']['lr']:g} | "
                         f"{st['seconds'] / 60:.1f} | {st['loss_first']:.3f} | {st['loss_last']:.3f} | "
-                        f"{len(st['config']['students'])} |" for i, st in enumerate(stages))
+                        f"{st['learners']} |" for i, st in enumerate(stages))
     card = f"""# {name}
 
 {_describe(model)} Distilled on its own views (`uva_cli/train/views.py`).
@@ -278,7 +280,7 @@ def publish_views(checkpoint: Path, name: str, command: str, dest: Path | None =
 | sha256 | `{row['sha256']}` |
 | training frames | {_pool_cell(pool, summary)} |
 | teachers | `{cfg['spatial_teacher']}` (spatial head), `{cfg['temporal_teacher']}` (temporal head), their mean (fused head), each run on the view the student sees, scaled to 256 px{f", on the {spec['target_side']} px view" if spec.get('target_side') else ''} |
-| training | {' + '.join(f"{st['steps']:,}" for st in stages)} steps of {cfg['batch_size']} views ({views:,} views, none repeated); stages below |
+| training | {' + '.join(f"{st['steps']:,} steps of {st['config']['batch_size']}" for st in stages)} views ({views:,} views, none repeated); stages below |
 | seed | {cfg['seed']} |
 
 Command:
@@ -348,8 +350,9 @@ def _view_stages(checkpoint: Path) -> list[dict]:
     while path and (path.parent / "views.json").exists():
         summary = json.loads((path.parent / "views.json").read_text())
         spec = next(s for s in summary["config"]["students"] if s["label"] == path.stem)
-        stages.append({"config": summary["config"], "spec": spec, "steps": summary["steps"],
+        stages.append({"folder": path.parent, "config": summary["config"], "spec": spec, "steps": summary["steps"],
                        "seconds": summary["seconds"], "loss_first": summary["loss_first_100"][path.stem],
+                       "learners": summary.get("learners", len(summary["config"]["students"])),
                        "loss_last": summary["loss_last_100"][path.stem]})
         path = Path(spec["init"]) if spec.get("init") else None
     return stages[::-1]

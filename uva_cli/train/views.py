@@ -327,6 +327,7 @@ def train_cohorts(cfg: ViewConfig, frames: np.ndarray, nxt: np.ndarray, strata: 
         frames_seen = int(sum(len(s) for k, s in enumerate(strata) if k != cohort.exclude))
         summary = {"config": {**cfg.to_dict(), "students": [asdict(spec) for spec in cohort.students]},
                    "steps": step, "seconds": seconds, "frames": frames_seen, "batch_rows": len(mine),
+                   "learners": len(everyone),
                    "loss_last_100": {k: float(v[-100:].mean()) for k, v in curves.items()},
                    "loss_first_100": {k: float(v[:100].mean()) for k, v in curves.items()},
                    "loss_curve": {k: [float(c.mean()) for c in np.array_split(v, min(20, step))] for k, v in curves.items()}}
