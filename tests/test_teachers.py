@@ -93,3 +93,29 @@ def test_a_teacher_with_face_maps_is_not_exported():
 
     with pytest.raises(UvaError, match="PyTorch only"):
         onnx_bytes(build_teacher("teacher-spatial", faces=True))
+
+
+def test_camera_residual_finds_the_pan_and_what_moves_against_it():
+    """A textured frame panned 8 px left (2 cells of the stride-4 brightness grid), with a bright
+    square appearing in the second frame: the camera's shift is found, the residual peaks on the
+    square, and a still pair gives no residual at all."""
+    from uva_cli.models.teachers import build_teacher, camera_residual
+
+    torch.manual_seed(0)
+    scene = torch.rand(1, 3, 288, 288) * 2 - 1
+    x_t, x_n = scene[..., 16:272, 16:272].clone(), scene[..., 16:272, 24:280].clone()
+    x_n[..., 96:144, 96:144] = 1.0  # the square covers cells 6-8 of the 16x16 grid
+    teacher = build_teacher("teacher-temporal", residual=True).eval()
+    with torch.no_grad():
+        f_t, f_n = teacher.features(x_t), teacher.features(x_n)
+        r = camera_residual(f_t, f_n)
+        still = camera_residual(f_t, f_t)
+        logits = teacher(x_t, x_n)
+    assert r.shape == (1, 4, 16, 16)
+    assert torch.allclose(r[0, 2], torch.full((16, 16), -0.5)) and torch.allclose(r[0, 3], torch.zeros(16, 16))
+    row, col = divmod(int(r[0, 0].argmax()), 16)
+    assert 6 <= row <= 8 and 6 <= col <= 8
+    # away from the square (and the frame's right edge, which the pan uncovers) little is left
+    assert float(r[0, 0, :4, :12].max()) < 0.2 * float(r[0, 0].max())
+    assert float(still[:, :2].abs().max()) == 0.0 and float(still[:, 2:].abs().max()) == 0.0
+    assert logits.shape == (1, 1, 64, 64)

@@ -31,6 +31,7 @@ from .student import centre_prior_logits
 
 BRIGHTNESS = 16  # channels of the 4x4 space-to-depth brightness grid
 ENCODER = sum(MobileNetV2.taps.values()) + BRIGHTNESS  # 464 channels of the "encoder" part
+RESIDUAL = 4  # channels of `camera_residual`
 FACES = 4  # face maps: two BlazeFace heads, on the frame at teacher size and at half of it
 
 
@@ -45,6 +46,7 @@ class TeacherConfig:
     prior: int = 16  # side of the learned centre-prior grid
     output_size: int = 64
     priors: int = 0  # >0: that many learned prior grids, mixed per frame by a gate on the pooled features
+    residual: bool = False  # with motion: also what moves against the camera (`camera_residual`)
 
     @classmethod
     def from_dict(cls, d: dict) -> "TeacherConfig":
@@ -68,7 +70,7 @@ class Teacher(nn.Module):
         if cfg.faces:
             self.faces = BlazeFace()
         channels = ENCODER + (FACES if cfg.faces else 0)
-        cin = 2 * channels if cfg.motion else channels
+        cin = (2 * channels + (RESIDUAL if cfg.residual else 0)) if cfg.motion else channels
         # GroupNorm, not BatchNorm: a sample's map never depends on the rest of its batch, so
         # data-parallel training on N processes is exactly one process on their joint batch
         self.readout = nn.Sequential(
@@ -108,6 +110,8 @@ class Teacher(nn.Module):
     def fuse(self, f_t: torch.Tensor, f_next: torch.Tensor) -> torch.Tensor:
         """Logits (B, 1, out, out) from the features of frame t and t+1."""
         x = torch.cat([f_t, f_t - f_next], 1) if self.cfg.motion else f_t
+        if self.cfg.motion and self.cfg.residual:
+            x = torch.cat([x, camera_residual(f_t, f_next)], 1)
         z = self.readout(x)
         prior = self.prior
         if self.cfg.priors:
@@ -119,6 +123,27 @@ class Teacher(nn.Module):
 
     def forward(self, x_t: torch.Tensor, x_next: torch.Tensor) -> torch.Tensor:
         return self.fuse(self.features(x_t), self.features(x_next))
+
+
+def camera_residual(f_t: torch.Tensor, f_next: torch.Tensor, reach: int = 4) -> torch.Tensor:
+    """What moves against the camera, from the features' brightness grids (stride 4): the shift of
+    frame t+1 (up to `reach` cells, 4 px each at 256 px, either way) that best explains frame t is
+    the camera's motion; what it leaves unexplained is what moves in the scene. A panning shot then
+    shows its rider, not every textured edge. Returns (B, 4, h, w) on the features' grid: the
+    residual's mean and max per cell, and the camera's shift (x, y, in cells / reach) everywhere."""
+    b_t = F.pixel_shuffle(f_t[:, ENCODER - BRIGHTNESS:ENCODER].float(), 4)
+    b_n = F.pixel_shuffle(f_next[:, ENCODER - BRIGHTNESS:ENCODER].float(), 4)
+    h, w = b_t.shape[-2:]
+    padded = F.pad(b_n, (reach,) * 4, mode="replicate")
+    shifts = [(dy, dx) for dy in range(2 * reach + 1) for dx in range(2 * reach + 1)]
+    moved = torch.cat([padded[..., dy:dy + h, dx:dx + w] for dy, dx in shifts], 1)  # (B, K, h, w)
+    error = (moved - b_t).abs()
+    best = error.mean((2, 3)).argmin(1)  # (B,)
+    residual = error.gather(1, best.view(-1, 1, 1, 1).expand(-1, 1, h, w))
+    offset = torch.tensor(shifts, device=best.device, dtype=torch.float32)[best] / reach - 1  # (B, 2): y, x
+    grid = f_t.shape[-2:]
+    camera = offset.flip(1).view(-1, 2, 1, 1).expand(-1, 2, *grid)
+    return torch.cat([F.avg_pool2d(residual, 4), F.max_pool2d(residual, 4), camera], 1).to(f_t.dtype)
 
 
 def build_teacher(name: str, pretrained: bool = False, **changes) -> Teacher:
