@@ -256,7 +256,7 @@ def parse_set(pairs: list[str]) -> CameraConfig:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path("../shared/data/xu-hevc"))
-    parser.add_argument("--students", type=Path, default=Path("runs/views2"), help="fold-K/x4-64.pt")
+    parser.add_argument("--students", type=Path, default=Path("runs/views3"), help="fold-K/x4-64.pt")
     parser.add_argument("--teachers", type=Path, default=Path("runs/cv-main"), help="fold-K/teacher-spatial/best.pt")
     parser.add_argument("--cache", type=Path, default=Path("runs/reframe-oof"))
     parser.add_argument("--aspect", default="9:16")
