@@ -97,7 +97,7 @@ def run_fold(k: int, fold: list[str], base, args, runs: Path, cache) -> dict[str
             distill(cfg, args.fusion_epochs, progress=False)
         rows[args.student] = last_scores(run / "stage2")
     # the training loop scored the centre bias on the fold's validation frames (baseline.json)
-    rows["centre bias"] = json.loads((Path(teachers["teacher-spatial"]).parent / "baseline.json").read_text())["centre"]
+    rows["centre bias"] = json.loads((Path(next(iter(teachers.values()))).parent / "baseline.json").read_text())["centre"]
     rows["mean fixation map"] = mean_prior_scores(cache, fold, base.val_step)
     return rows
 
