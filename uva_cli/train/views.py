@@ -16,7 +16,9 @@ branch outputs (through a 1x1 projection used only in training) to the teacher's
 encoder features pooled to the student's grid.
 
 Several students can learn from the same batches (`train_views` with several `StudentSpec`s),
-so a capacity curve or a 64 px and a 32 px student pay for the teacher once. The training length
+so a capacity curve or a 64 px and a 32 px student pay for the teacher once; several cohorts
+(`train_cohorts`: cross-validation folds, each with its own teachers' readouts and its own
+held-out videos) share the batches and the teachers' encoder pass as well. The training length
 can be a time budget, the cosine schedule then following the time spent.
 """
 
