@@ -47,7 +47,7 @@ class FramePool:
         unlabelled clips), frames of fold 0's eye-tracked videos, fold 1's, ...]."""
         fold_of = np.full(len(self.names), -1)
         for k, videos in enumerate(folds):
-            fold_of[[j for j, n in enumerate(self.names) if n.startswith("video:") and n[6:] in set(videos)]] = k
+            fold_of[[j for j, n in enumerate(self.names) if n.startswith("video:") and n[6:] in videos]] = k
         which = fold_of[self.group]
         return [np.flatnonzero(which == k) for k in range(-1, len(folds))]
 

@@ -131,8 +131,7 @@ class Teachers(nn.Module):
     def __init__(self, spatial: nn.Module, temporal: nn.Module):
         super().__init__()
         self.spatial, self.temporal = spatial.eval(), temporal.eval()
-        a, b = spatial.encoder.state_dict(), temporal.encoder.state_dict()
-        self.shared = all(torch.equal(a[k], b[k]) for k in a)
+        self.shared = same_state(spatial.encoder.state_dict(), temporal.encoder.state_dict())
 
     @torch.no_grad()
     def forward(self, x_t: torch.Tensor, x_n: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -160,8 +159,7 @@ class Teachers(nn.Module):
 
     def frozen_like(self, other: "Teachers") -> bool:
         """Whether `other`'s frozen networks are these (so one `encode` serves both)."""
-        mine, theirs = self.frozen_state(), other.frozen_state()
-        return mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k].to(mine[k].device)) for k in mine)
+        return same_state(self.frozen_state(), other.frozen_state())
 
     def frozen_state(self) -> dict[str, torch.Tensor]:
         return {f"{who}.{part}.{k}": v for who, net in (("spatial", self.spatial), ("temporal", self.temporal))
@@ -171,6 +169,11 @@ class Teachers(nn.Module):
         """On `device`; channels-last on CUDA, where the encoder's convolutions run faster so."""
         moved = self.to(device)
         return moved.to(memory_format=torch.channels_last) if device.startswith("cuda") else moved
+
+
+def same_state(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    """Whether two state dicts hold the same tensors under the same names (on any devices)."""
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k].to(a[k].device)) for k in a)
 
 
 def training_device(name: str = "auto") -> str:
@@ -308,10 +311,11 @@ def train_cohorts(cfg: ViewConfig, frames: np.ndarray, nxt: np.ndarray, strata: 
         views = draw_views(pool, nxt_t, idx, sides, cfg, g)
         with autocast:
             feats = {side: first.encode(*views[side]) for side in {lr.target_side for lr in everyone}}
-            for cohort, mine, group in zip(cohorts, rows, learners):
-                targets = {side: {k: v[mine] for k, v in cohort.teachers.label(f).items()} for side, f in feats.items()}
+            for cohort, mine, group in zip(cohorts, rows, learners):  # each cohort's rows, taken once
+                seen = {side: tuple(v[mine] for v in pair) for side, pair in views.items()}
+                targets = {side: cohort.teachers.label(tuple(f[mine] for f in fs)) for side, fs in feats.items()}
                 for lr in group:
-                    lr.step(lr.loss(*(v[mine] for v in views[lr.side]), targets[lr.target_side]))
+                    lr.step(lr.loss(*seen[lr.side], targets[lr.target_side]))
         step += 1
         if progress and step % 100 == 0:
             log.info("step %d (%.0f s) %s", step, elapsed,
