@@ -264,8 +264,8 @@ def publish_views(checkpoint: Path, name: str, command: str, dest: Path | None =
     pool = json.loads(pools[0].read_text()) if pools else {}
     row = _install(checkpoint, name, dest, model, _scores({}, crossval, name) if crossval else {})
     cfg, spec = stages[-1]["config"], stages[-1]["spec"]
-    views = sum(st["steps"] * st["config"]["batch_size"] for st in stages)
-    history = "\n".join(f"| {i + 1} | {st['steps']:,} | {st['config']['batch_size']} | {st['config']['lr']:g} | "
+    views = sum(st["steps"] * st["batch"] for st in stages)
+    history = "\n".join(f"| {i + 1} | {st['steps']:,} | {st['batch']} | {st['config']['lr']:g} | "
                         f"{st['seconds'] / 60:.1f} | {st['loss_first']:.3f} | {st['loss_last']:.3f} | "
                         f"{st['learners']} |" for i, st in enumerate(stages))
     card = f"""# {name}
@@ -280,7 +280,7 @@ def publish_views(checkpoint: Path, name: str, command: str, dest: Path | None =
 | sha256 | `{row['sha256']}` |
 | training frames | {_pool_cell(pool, summary)} |
 | teachers | `{cfg['spatial_teacher']}` (spatial head), `{cfg['temporal_teacher']}` (temporal head), their mean (fused head), each run on the view the student sees, scaled to 256 px{f", on the {spec['target_side']} px view" if spec.get('target_side') else ''} |
-| training | {' + '.join(f"{st['steps']:,} steps of {st['config']['batch_size']}" for st in stages)} views ({views:,} views, none repeated); stages below |
+| training | {' + '.join(f"{st['steps']:,} steps of {st['batch']}" for st in stages)} views ({views:,} views, none repeated); stages below |
 | seed | {cfg['seed']} |
 
 Command:
@@ -353,6 +353,9 @@ def _view_stages(checkpoint: Path) -> list[dict]:
         stages.append({"folder": path.parent, "config": summary["config"], "spec": spec, "steps": summary["steps"],
                        "seconds": summary["seconds"], "loss_first": summary["loss_first_100"][path.stem],
                        "learners": summary.get("learners", len(summary["config"]["students"])),
+                       # the rows it learnt from per step (a batch drawn in fixed shares of the pool's
+                       # strata rounds each share; a cross-validation fold skips its own videos' rows)
+                       "batch": summary.get("batch_rows", summary["config"]["batch_size"]),
                        "loss_last": summary["loss_last_100"][path.stem]})
         path = Path(spec["init"]) if spec.get("init") else None
     return stages[::-1]
